@@ -1,0 +1,42 @@
+"""The `geoplatform` console script: every Django management command, plus the platform's own.
+
+`geoplatform demo-data` and `geoplatform demo_data` are the same command.
+"""
+
+import os
+import sys
+
+OVERVIEW = """\
+geoplatform: open GIS spatial-data platform (Digital Bazhou / Digital Wuhai)
+
+Platform commands:
+  geoplatform serve [--host H] [--port P] [--workers N]   serve the platform with gunicorn
+  geoplatform layers list [--as USER] [--json]             the layer catalog (what USER may see)
+  geoplatform layers show SLUG                             one layer's metadata and grants
+  geoplatform layers grant SLUG DEPARTMENT LEVEL           grant view/download/edit/manage
+  geoplatform layers revoke SLUG DEPARTMENT                remove a department's grant
+  geoplatform layers set-access SLUG public|internal|restricted
+  geoplatform token create USERNAME [--name N] [--expires-days D]   print a new API token
+  geoplatform token list [USERNAME] | token revoke PREFIX
+  geoplatform demo-data                                    load the bundled sample data (idempotent)
+
+Every Django management command works too: geoplatform migrate, geoplatform shell -c '…',
+geoplatform createsuperuser --noinput, … (`geoplatform help` lists them all;
+`geoplatform help COMMAND` explains one).
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
+    if len(argv) < 2 or argv[1] in {"-h", "--help"}:
+        print(OVERVIEW)
+        return
+    argv[1] = argv[1].replace("-", "_") if not argv[1].startswith("-") else argv[1]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

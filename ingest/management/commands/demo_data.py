@@ -1,0 +1,88 @@
+"""Load the bundled sample data and demo accounts. Idempotent: only what is missing is added,
+so running it again (every `make demo`) never overwrites what users changed."""
+
+import json
+import secrets
+from datetime import date
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ingest.load import LayerSpec, load_new_layer
+from layers.models import Department, Grant, Layer, Permission
+
+SAMPLE_DIR = Path(settings.BASE_DIR) / "sample_data"
+
+DEPARTMENTS = [
+    ("zrzy", "自然资源局", "Natural Resources Bureau"),
+    ("wlj", "文化体育广播电视和旅游局", "Culture, Sports, Radio, TV and Tourism Bureau"),
+    ("tjj", "统计局", "Statistics Bureau"),
+    ("nyncj", "农业农村局", "Agriculture and Rural Affairs Bureau"),
+]
+# username, department, superuser
+USERS = [("admin", None, True), ("surveyor", "zrzy", False), ("tourism", "wlj", False), ("statistics", "tjj", False)]
+
+
+class Command(BaseCommand):
+    help = "Load the bundled sample layers, demo departments and demo users (only what is missing)."
+
+    def handle(self, *args, **options):
+        for code, name, name_en in DEPARTMENTS:
+            Department.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en})
+        password = self._demo_password()
+        User = get_user_model()
+        for username, dept, is_super in USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_superuser": is_super, "is_staff": is_super}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+                if dept:
+                    Department.objects.get(code=dept).members.add(user)
+
+        manifest = json.loads((SAMPLE_DIR / "layers.json").read_text(encoding="utf-8"))
+        for entry in manifest:
+            if Layer.objects.filter(slug=entry["slug"]).exists():
+                continue
+            spec = LayerSpec(
+                slug=entry["slug"],
+                title_zh=entry["title_zh"],
+                title_en=entry.get("title_en", ""),
+                department=entry["department"],
+                access=entry["access"],
+                source=entry.get("source", ""),
+                scale=entry.get("scale"),
+                survey_date=date.fromisoformat(entry["survey_date"]) if entry.get("survey_date") else None,
+                abstract=entry.get("abstract", ""),
+                keywords=entry.get("keywords", []),
+                licence=entry.get("licence", ""),
+                attribution=entry.get("attribution", ""),
+            )
+            layer = load_new_layer(SAMPLE_DIR / entry["file"], spec, via="demo")
+            self.stdout.write(f"loaded {layer.slug}: {layer.feature_count} features ({layer.access})")
+        # The surveyors' restricted control points are shared with the statistics bureau for viewing only.
+        with transaction.atomic():
+            layer = Layer.objects.filter(slug="korla-control-points").first()
+            if layer:
+                Grant.objects.get_or_create(
+                    layer=layer, department=Department.objects.get(code="tjj"), defaults={"permission": Permission.VIEW}
+                )
+        self.stdout.write(
+            f"demo accounts: admin (superuser), surveyor (自然资源局), tourism (文旅局), statistics (统计局); "
+            f"password in {self._password_file()}: {password}"
+        )
+
+    def _password_file(self) -> Path:
+        return Path(settings.DATA_DIR) / "demo-password"
+
+    def _demo_password(self) -> str:
+        path = self._password_file()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(9))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,85 @@
+"""The catalog's JSON endpoints. Every response passes through access.layers_for:
+a layer the caller may not see is a 404, exactly like one that does not exist."""
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from . import access, storage
+from .models import Layer, Permission
+
+MAX_MAP_FEATURES = 5000
+
+
+def layer_summary(request, layer: Layer) -> dict:
+    return {
+        "slug": layer.slug,
+        "title": {"zh": layer.title_zh, "en": layer.title_en},
+        "kind": layer.kind,
+        "geometry_type": layer.geometry_type or None,
+        "access": layer.access,
+        "owner": {"code": layer.owner.code, "name": layer.owner.name, "name_en": layer.owner.name_en},
+        "feature_count": layer.feature_count,
+        "extent": list(layer.extent.extent) if layer.extent else None,
+        "storage_crs": f"EPSG:{layer.storage_srid}",
+        "native_crs": f"EPSG:{layer.native_srid}" if layer.native_srid else None,
+        "scale": layer.scale_label or None,
+        "survey_date": layer.survey_date.isoformat() if layer.survey_date else None,
+        "links": [
+            {"rel": "self", "href": request.build_absolute_uri(reverse("api-layer", args=[layer.slug]))},
+            {"rel": "data", "type": "application/geo+json",
+             "href": request.build_absolute_uri(reverse("api-layer-features", args=[layer.slug]))},
+        ],
+    }
+
+
+def _private(response, request):
+    # Answers depend on who asks: never let a shared cache hand one caller's answer to another.
+    patch_vary_headers(response, ["Cookie", "Authorization"])
+    if request.user.is_authenticated:
+        response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _visible_layer(request, slug: str, permission=Permission.VIEW) -> Layer:
+    return get_object_or_404(access.layers_for(request.user, permission).select_related("owner"), slug=slug)
+
+
+@require_GET
+def layer_list(request):
+    layers = access.layers_for(request.user).select_related("owner").order_by("slug")
+    data = {"layers": [layer_summary(request, layer) for layer in layers]}
+    return _private(JsonResponse(data, json_dumps_params={"ensure_ascii": False}), request)
+
+
+@require_GET
+def layer_detail(request, slug):
+    layer = _visible_layer(request, slug)
+    data = layer_summary(request, layer) | {
+        "abstract": layer.abstract,
+        "keywords": layer.keywords,
+        "licence": layer.licence,
+        "attribution": layer.attribution,
+        "contact": layer.contact,
+        "source": layer.source,
+        "data_version": layer.data_version,
+        "updated": layer.updated_at.isoformat(),
+        "your_permission": (p.label if (p := access.permission_of(request.user, layer)) else None),
+    }
+    return _private(JsonResponse(data, json_dumps_params={"ensure_ascii": False}), request)
+
+
+@require_GET
+def layer_features(request, slug):
+    """The layer as GeoJSON for the home page map (at most MAX_MAP_FEATURES, optionally simplified)."""
+    layer = _visible_layer(request, slug)
+    if layer.kind != Layer.Kind.VECTOR or not layer.table_name:
+        raise Http404("not a vector layer")
+    try:
+        simplify = max(0.0, min(float(request.GET.get("simplify", "0")), 0.1))
+    except ValueError:
+        return JsonResponse({"code": "InvalidParameterValue", "description": "simplify must be a number (degrees)"}, status=400)
+    body = storage.feature_collection(layer.table_name, limit=MAX_MAP_FEATURES, simplify=simplify)
+    return _private(HttpResponse(body, content_type="application/geo+json"), request)

@@ -1,0 +1,12 @@
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from . import storage
+from .models import Layer
+
+
+@receiver(post_delete, sender=Layer)
+def drop_layer_table(sender, instance: Layer, **kwargs):
+    # Same transaction as the catalog row: a rolled-back delete keeps its table.
+    if instance.table_name:
+        storage.drop_table(instance.table_name)

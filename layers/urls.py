@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import api, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("api/layers/", api.layer_list, name="api-layers"),
+    path("api/layers/<slug:slug>/", api.layer_detail, name="api-layer"),
+    path("api/layers/<slug:slug>/features.geojson", api.layer_features, name="api-layer-features"),
+]
