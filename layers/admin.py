@@ -46,7 +46,7 @@ class LayerAdmin(gis_admin.GISModelAdmin):
         super().save_formset(request, form, formset, change)
         for grant in formset.new_objects + [obj for obj, _fields in formset.changed_objects]:
             audit.record(request.user, "grant.set", grant.layer, via="admin",
-                         department=grant.department.code, permission=grant.get_permission_display())
+                         department=grant.department.code, permission=grant.level_name)
         for grant in formset.deleted_objects:
             audit.record(request.user, "grant.revoke", form.instance, via="admin", department=grant.department.code)
 
@@ -69,7 +69,7 @@ class GrantAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         audit.record(request.user, "grant.set", obj.layer, via="admin",
-                     department=obj.department.code, permission=obj.get_permission_display())
+                     department=obj.department.code, permission=obj.level_name)
 
     def delete_model(self, request, obj):
         audit.record(request.user, "grant.revoke", obj.layer, via="admin", department=obj.department.code)

@@ -66,7 +66,7 @@ def layer_detail(request, slug):
         "source": layer.source,
         "data_version": layer.data_version,
         "updated": layer.updated_at.isoformat(),
-        "your_permission": (p.label if (p := access.permission_of(request.user, layer)) else None),
+        "your_permission": (p.name.lower() if (p := access.permission_of(request.user, layer)) else None),
     }
     return _private(JsonResponse(data, json_dumps_params={"ensure_ascii": False}), request)
 

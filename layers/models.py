@@ -121,6 +121,11 @@ class Grant(models.Model):
     def __str__(self):
         return f"{self.department.code} → {self.layer.slug}: {self.get_permission_display()}"
 
+    @property
+    def level_name(self) -> str:
+        """Stable English name (view/download/edit/manage) for logs and machine interfaces."""
+        return Permission(self.permission).name.lower()
+
 
 class ApiToken(models.Model):
     """A token for scripts: `Authorization: Token <key>`. Only a SHA-256 digest is stored."""

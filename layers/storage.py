@@ -82,7 +82,7 @@ def drop_table(table: str) -> None:
 
 def table_exists(table: str) -> bool:
     cur = _raw_cursor()
-    cur.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema()}"."{table}"'])
+    cur.execute("SELECT EXISTS (SELECT FROM pg_tables WHERE schemaname = %s AND tablename = %s)", [schema(), table])
     return cur.fetchone()[0]
 
 

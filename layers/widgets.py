@@ -10,5 +10,6 @@ class LocalOSMWidget(OSMWidget):
     default_zoom = 6
 
     class Media:
+        extend = False  # replace, not add to, the CDN links
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")

@@ -106,3 +106,9 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+    # Backends of the stopped workers may outlive them briefly; the test database must be droppable.
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

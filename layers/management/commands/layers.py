@@ -7,7 +7,7 @@ from django.db import transaction
 from layers import access, audit
 from layers.models import Access, Department, Grant, Layer, Permission
 
-LEVELS = {p.label: p for p in Permission}
+LEVELS = {p.name.lower(): p for p in Permission}  # stable names, whatever the UI language
 
 
 class Command(BaseCommand):
@@ -83,7 +83,7 @@ class Command(BaseCommand):
         layer = self._layer(slug)
         data = _summary(layer) | {
             "grants": [
-                {"department": g.department.code, "permission": g.get_permission_display()}
+                {"department": g.department.code, "permission": g.level_name}
                 for g in layer.grants.select_related("department")
             ]
         }

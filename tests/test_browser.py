@@ -1,0 +1,77 @@
+"""The home page in Debian's Chromium (Playwright), served by the production server (gunicorn)."""
+
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+from .conftest import INTERNAL, PUBLIC, RESTRICTED
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+PUBLIC_SLUGS = "admin-counties,admin-prefectures,lakes,places"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API keeps an event loop running in this thread; the test's own
+    # database work (fixtures, rollback) is still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def test_anonymous_visitor_sees_public_layers_on_the_map(server, page):
+    page.goto(server + "/")
+    page.wait_for_selector("#map[data-ready]", timeout=20_000)
+    assert page.get_attribute("#map", "data-ready") == PUBLIC_SLUGS
+    assert page.locator(".leaflet-overlay-pane path").count() >= 12 + 2 + 4 + 14
+    listed = page.locator("#layer-list .layer").evaluate_all("els => els.map(e => e.dataset.slug)")
+    assert PUBLIC in listed and INTERNAL not in listed and RESTRICTED not in listed
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    assert "县级行政区划" in page.content()
+
+
+def test_department_member_logs_in_and_sees_internal_and_restricted_layers(server, page):
+    password = (Path(settings.DATA_DIR) / "demo-password").read_text().strip()
+    page.goto(server + "/accounts/login/")
+    page.fill("#id_username", "surveyor")
+    page.fill("#id_password", password)
+    page.click("form[action='/accounts/login/'] button[type=submit]")
+    page.wait_for_selector("#map[data-ready]", timeout=20_000)
+    ready = page.get_attribute("#map", "data-ready").split(",")
+    assert INTERNAL in ready and RESTRICTED in ready
+
+
+def test_language_switch_to_uyghur_is_right_to_left(server, page):
+    page.goto(server + "/")
+    page.select_option("select[name=language]", "ug")
+    page.wait_for_selector("html[lang=ug]")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+
+
+def test_static_map_library_is_served_by_the_platform(server):
+    with urllib.request.urlopen(server + "/static/vendor/leaflet/leaflet.js") as response:
+        assert response.status == 200 and b"Leaflet" in response.read(2000)
