@@ -16,6 +16,7 @@ Platform commands:
   geoplatform layers grant SLUG DEPARTMENT LEVEL           grant view/download/edit/manage
   geoplatform layers revoke SLUG DEPARTMENT                remove a department's grant
   geoplatform layers set-access SLUG public|internal|restricted
+  geoplatform departments list | create CODE NAME [--name-en N] | add-member CODE USER | remove-member CODE USER
   geoplatform token create USERNAME [--name N] [--expires-days D]   print a new API token
   geoplatform token list [USERNAME] | token revoke PREFIX
   geoplatform demo-data                                    load the bundled sample data (idempotent)

@@ -39,10 +39,42 @@ class LayerSpec:
     contact: str = ""
 
 
+_MULTI_OF = {  # storage type -> (single-part type id, vectorised constructor)
+    "MultiPoint": (shapely.GeometryType.POINT, shapely.multipoints),
+    "MultiLineString": (shapely.GeometryType.LINESTRING, shapely.multilinestrings),
+    "MultiPolygon": (shapely.GeometryType.POLYGON, shapely.multipolygons),
+}
+
+
 def _to_multi(geoms: np.ndarray, target: str) -> np.ndarray:
     # One storage type per table: single parts are promoted, as ogr2ogr's -nlt PROMOTE_TO_MULTI does.
-    wrap = getattr(shapely, target)
-    return np.array([g if g.geom_type == target else wrap([g]) for g in geoms], dtype=object)
+    single, build = _MULTI_OF[target]
+    mask = shapely.get_type_id(geoms) == single
+    if mask.any():
+        geoms = geoms.copy()
+        geoms[mask] = build(geoms[mask], indices=np.arange(mask.sum()))
+    return geoms
+
+
+def _check_geometries(geoms: np.ndarray, path: Path, first_feature: int) -> None:
+    """Refuse the load at the first missing, empty or invalid geometry, naming the feature."""
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise InvalidInput(f"{path}: feature {first_feature + i}: no geometry")
+    valid = shapely.is_valid(geoms)
+    if not valid.all():
+        i = int(np.argmin(valid))
+        raise InvalidInput(f"{path}: feature {first_feature + i}: invalid geometry ({shapely.is_valid_reason(geoms[i])})")
+
+
+def _python_values(column: np.ndarray) -> list:
+    """Column values as Python objects for COPY, NaN and NaT as NULL."""
+    if column.dtype.kind in "fM":
+        values = column.astype(object)
+        values[np.isnan(column)] = None
+        return values.tolist()
+    return column.tolist()
 
 
 def _storage_geometry_type(declared: str, path: Path) -> str:
@@ -72,21 +104,13 @@ def load_new_layer(path: Path | str, spec: LayerSpec, *, user=None, via: str = "
     table = storage.table_for_slug(spec.slug)
 
     def rows():
-        feature = 0
+        done = 0
         for wkb, fields in batches(source):
-            geoms = shapely.from_wkb(wkb)
-            geoms = shapely.transform(geoms, transformer.transform, interleaved=False)
-            for g in geoms:
-                feature += 1
-                if g is None or g.is_empty:
-                    raise InvalidInput(f"{path}: feature {feature}: no geometry")
-                if not shapely.is_valid(g):
-                    raise InvalidInput(f"{path}: feature {feature}: invalid geometry ({shapely.is_valid_reason(g)})")
+            geoms = shapely.transform(shapely.from_wkb(wkb), transformer.transform, interleaved=False)
+            _check_geometries(geoms, path, first_feature=done + 1)
             geoms = shapely.set_srid(_to_multi(geoms, geometry_type), srid)
-            ewkb = shapely.to_wkb(geoms, include_srid=True)
-            values = [[None if _is_missing(v) else _py(v) for v in col] for col in fields]
-            for i, g in enumerate(ewkb):
-                yield (g, *(col[i] for col in values))
+            done += len(geoms)
+            yield from zip(shapely.to_wkb(geoms, include_srid=True), *(_python_values(col) for col in fields))
 
     with transaction.atomic():
         storage.create_table(table, geometry_type, source.columns, srid)
@@ -128,10 +152,3 @@ def _extent_polygon(box, srid):
     poly.srid = srid
     return poly
 
-
-def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, np.floating) and np.isnan(v))
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v

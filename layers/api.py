@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from . import access, storage
-from .models import Layer, Permission
+from . import access, audit, storage
+from .models import Access, Layer, Permission
 
 MAX_MAP_FEATURES = 5000
 
@@ -82,4 +82,19 @@ def layer_features(request, slug):
     except ValueError:
         return JsonResponse({"code": "InvalidParameterValue", "description": "simplify must be a number (degrees)"}, status=400)
     body = storage.feature_collection(layer.table_name, limit=MAX_MAP_FEATURES, simplify=simplify)
+    if layer.access != Access.PUBLIC:
+        # Reads of non-public data are accountable: who saw which layer, when.
+        audit.record(request.user, "layer.read", layer, via=getattr(request, "auth_via", "web"),
+                     endpoint="features.geojson", features=min(layer.feature_count, MAX_MAP_FEATURES))
     return _private(HttpResponse(body, content_type="application/geo+json"), request)
+
+
+@require_GET
+def health(request):
+    """For load balancers: the worker is up and reaches the database."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT postgis_lib_version()")
+        postgis = cur.fetchone()[0]
+    return JsonResponse({"status": "ok", "postgis": postgis})

@@ -57,9 +57,22 @@ SQL
   fi
 }
 
+check_external() {
+  # libpq knows postgresql:// only; Django's URL may say postgis://.
+  local url=${DATABASE_URL/#postgis:/postgresql:}
+  local psql=${PGBIN:+$PGBIN/}psql
+  if ! version=$(PGOPTIONS="-c client_min_messages=warning" "$psql" -X -q -t -A -v ON_ERROR_STOP=1 "$url" \
+      -c "CREATE EXTENSION IF NOT EXISTS postgis" -c "SELECT postgis_lib_version()" 2>&1); then
+    echo "db: DATABASE_URL is set, but its server is not usable: $version" >&2
+    echo "db: it needs PostGIS, and the postgis extension created by a superuser (also in template1 for tests)" >&2
+    exit 1
+  fi
+  echo "db: DATABASE_URL is set; using that server (PostGIS $version), starting nothing"
+}
+
 start() {
   if [ -n "${DATABASE_URL:-}" ]; then
-    echo "db: DATABASE_URL is set; using that server, starting nothing"
+    check_external
     return 0
   fi
   [ -x "$PGBIN/initdb" ] || { echo "db: PostgreSQL server binaries not found (run scripts/system-deps.sh)" >&2; exit 1; }

@@ -79,3 +79,16 @@ def test_show_lists_grants():
     data = json.loads(call("layers", "show", RESTRICTED))
     assert data["access"] == "restricted"
     assert {"department": "tjj", "permission": "view"} in data["grants"]
+
+
+def test_departments_create_and_membership_change_what_a_user_sees(django_user_model, layers):
+    user = django_user_model.objects.create_user("newcomer", password="a-long-password-1")
+    from layers import access
+
+    assert not access.can(user, layers["internal"], Permission.VIEW)
+    call("departments", "create", "slj", "水利局", "--name-en", "Water Resources Bureau")
+    call("departments", "add-member", "slj", "newcomer")
+    assert access.can(django_user_model.objects.get(pk=user.pk), layers["internal"], Permission.VIEW)
+    assert "newcomer" in call("departments", "list")
+    call("departments", "remove-member", "slj", "newcomer")
+    assert not access.can(django_user_model.objects.get(pk=user.pk), layers["internal"], Permission.VIEW)

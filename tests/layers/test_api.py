@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from layers.models import AuditEntry
 from layers.tokens import create_token
 
 from ..conftest import INTERNAL, PUBLIC, RESTRICTED
@@ -40,6 +41,9 @@ def test_endpoint_matrix(client, users, layers, who, level, auth):
     listing = c.get("/api/layers/", **headers)
     assert listing.status_code == 200
     assert (slug in [entry["slug"] for entry in listing.json()["layers"]]) is expected
+
+    page = c.get(f"/layers/{slug}/", **headers)
+    assert page.status_code == (200 if expected else 404)
 
     detail = c.get(f"/api/layers/{slug}/", **headers)
     assert detail.status_code == (200 if expected else 404)
@@ -115,3 +119,25 @@ def test_layer_detail_has_metadata(client):
     assert data["your_permission"] == "download"
     xmin, ymin, xmax, ymax = data["extent"]
     assert 82 < xmin < 83 and 107 < xmax < 108 and 35 < ymin < ymax < 44
+
+
+def test_reads_of_non_public_data_are_audited_public_ones_are_not(client, users, layers):
+    client.force_login(users["granted"])
+    client.get(f"/api/layers/{RESTRICTED}/features.geojson")
+    client.get(f"/api/layers/{PUBLIC}/features.geojson")
+    reads = AuditEntry.objects.filter(action="layer.read")
+    assert [(e.username, e.layer_slug, e.via) for e in reads] == [("statistics", RESTRICTED, "web")]
+
+
+def test_layer_page_shows_metadata_and_grants_to_managers_only(client, users):
+    client.force_login(users["member"])
+    page = client.get(f"/layers/{RESTRICTED}/").content.decode()
+    assert "统计局" in page and "EPSG:4490" in page  # the grant to the statistics bureau
+    client.force_login(users["granted"])
+    page = client.get(f"/layers/{RESTRICTED}/").content.decode()
+    assert "统计局: " not in page
+
+
+def test_health(client):
+    data = client.get("/healthz").json()
+    assert data["status"] == "ok" and data["postgis"].startswith("3.")

@@ -25,6 +25,7 @@
       .then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then((fc) => {
         const layer = L.geoJSON(fc, {
+          attribution: box.closest(".layer").dataset.attribution || "",
           style: { color: color, weight: 1.5, fillOpacity: 0.12 },
           pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 5, color: color, fillOpacity: 0.8 }),
           onEachFeature: (f, l) => l.bindPopup(popup(f.properties)),
