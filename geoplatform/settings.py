@@ -6,6 +6,8 @@ GEOPLATFORM_DATA_DIR    where the local cluster, secret key, media and static fi
 GEOPLATFORM_DEBUG       1 for development error pages (default off)
 GEOPLATFORM_SECRET_KEY  overrides the generated key in .data/secret_key
 GEOPLATFORM_ALLOWED_HOSTS  comma-separated (default localhost names)
+GEOPLATFORM_HTTPS       1 behind a TLS proxy: secure cookies, HSTS
+GEOPLATFORM_CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://gis.example.gov.cn
 """
 
 import os
@@ -135,9 +137,15 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("GEOPLATFORM_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+if os.environ.get("GEOPLATFORM_HTTPS", "") in {"1", "true", "yes"}:
+    # Behind a TLS-terminating proxy (nginx) that sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
 
 # Platform settings.
 GEOPLATFORM = {
