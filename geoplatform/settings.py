@@ -103,6 +103,8 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Separate test databases let two checkouts (or two suites) share one server.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOPLATFORM_TEST_DB_NAME") or None}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -151,6 +153,12 @@ if os.environ.get("GEOPLATFORM_HTTPS", "") in {"1", "true", "yes"}:
 GEOPLATFORM = {
     "STORAGE_SRID": 4490,  # CGCS2000 geographic: every vector layer is stored in it
     "DATA_SCHEMA": "data",  # one PostGIS table per vector layer lives here, apart from Django's tables
+    # Features outside these lon/lat boxes are refused at ingest (wrong CRS, zone or swapped axes):
+    # Bayingolin and Wuhai with a margin of about half a degree.
+    "REGION_BOUNDS": [(81.5, 35.0, 94.0, 44.0), (106.0, 38.8, 107.8, 40.4)],
+    # Named datum shifts for legacy Xi'an 1980 / Beijing 1954 data: name -> "dx,dy,dz[,rx,ry,rz,s]".
+    # Never guessed: surveyors enter the locally published parameters.
+    "TOWGS84": {},
 }
 
 LOGGING = {

@@ -1,32 +1,35 @@
-"""Read any OGR vector source (GeoJSON, Shapefile, GeoPackage, …) with pyogrio, in batches."""
+"""Vector formats GDAL reads: Shapefile, GeoPackage, GeoJSON, KML, FileGDB, CSV (x/y or WKT).
+
+Features stream as Arrow record batches (constant memory); one SourceLayer per layer in the
+file, or only `source_layer`.
+"""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyogrio
 import pyogrio.raw
+import shapely
 from pyproj import CRS
 
 from layers.errors import InvalidInput
 from layers.storage import Column
 
-BATCH = 50_000
+from ..encoding import detect_dbf_encoding, read_kwargs
+from .base import BATCH_SIZE, Batch, Reader, SourceLayer
+
+# GDAL's CSV driver finds geometry in these columns (x/y pairs or WKT), case-insensitively.
+CSV_OPTIONS = {
+    "X_POSSIBLE_NAMES": "x,lon,lng,longitude,easting,东坐标,经度,Y坐标",
+    "Y_POSSIBLE_NAMES": "y,lat,latitude,northing,北坐标,纬度,X坐标",
+    "GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,shape",
+    "KEEP_GEOM_COLUMNS": "NO",
+    "AUTODETECT_TYPE": "YES",
+}
 
 
-@dataclass
-class Source:
-    path: Path
-    crs: CRS | None
-    columns: list[Column]
-    field_names: list[str]
-    geometry_type: str
-    count: int
-    encoding: str | None
-
-
-def _column_type(dtype) -> str:
+def column_type(dtype) -> str:
     kind = np.dtype(dtype).kind
     if kind in "iu":
         return "bigint"
@@ -39,30 +42,94 @@ def _column_type(dtype) -> str:
     return "text"
 
 
-def open_source(path: Path, layer: str | int | None = None) -> Source:
-    try:
-        info = pyogrio.read_info(path, layer=layer)
-    except Exception as exc:  # pyogrio raises DataSourceError/DataLayerError subclasses of several bases
-        raise InvalidInput(f"{path}: cannot be read as vector data ({exc})") from exc
-    fields = list(info["fields"])
-    columns = [Column(name, _column_type(dtype)) for name, dtype in zip(fields, info["dtypes"])]
-    return Source(
-        path=path,
-        crs=CRS.from_user_input(info["crs"]) if info["crs"] else None,
-        columns=columns,
-        field_names=fields,
-        geometry_type=info["geometry_type"] or "",
-        count=info["features"],
-        encoding=info.get("encoding"),
-    )
+class OgrSourceLayer(SourceLayer):
+    def __init__(self, *, layer_name: str | None, read_options: dict, **kwargs):
+        super().__init__(**kwargs)
+        self._layer = layer_name
+        self._options = read_options
+
+    def batches(self) -> Iterator[Batch]:
+        try:
+            yield from self._batches()
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{self.path.name}: text that is not valid {self.encoding or 'in the chosen encoding'} "
+                f"({exc.reason}); give --encoding"
+            ) from exc
+
+    def _batches(self) -> Iterator[Batch]:
+        first = 1
+        with pyogrio.raw.open_arrow(
+            self.path, layer=self._layer, batch_size=BATCH_SIZE, use_pyarrow=True, **self._options
+        ) as (meta, reader):
+            geometry_name = meta["geometry_name"] or "wkb_geometry"
+            for record_batch in reader:
+                n = record_batch.num_rows
+                if n == 0:
+                    continue
+                wkb = record_batch.column(geometry_name).to_numpy(zero_copy_only=False)
+                attrs = {
+                    c.name: record_batch.column(c.name).to_numpy(zero_copy_only=False) for c in self.fields
+                }
+                yield Batch(geoms=shapely.from_wkb(wkb), attrs=attrs, first_feature=first)
+                first += n
 
 
-def batches(source: Source, layer: str | int | None = None) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
-    """(WKB geometries, one array per field) for successive batches of features."""
-    for skip in range(0, max(source.count, 1), BATCH):
-        _meta, _fids, geometry, field_data = pyogrio.raw.read(
-            source.path, layer=layer, skip_features=skip, max_features=BATCH
-        )
-        if geometry is None or len(geometry) == 0:
-            return
-        yield geometry, field_data
+class OgrReader(Reader):
+    suffixes = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".gdb", ".csv")
+
+    def open(self, path: Path, *, encoding: str | None = None, source_layer: str | None = None) -> list[SourceLayer]:
+        options: dict = {}
+        encoding_note = ""
+        enc = None
+        suffix = path.suffix.lower()
+        if suffix == ".shp":
+            choice = detect_dbf_encoding(path, override=encoding)
+            options |= read_kwargs(choice)
+            enc, encoding_note = choice.encoding, choice.note
+        elif suffix == ".csv":
+            options |= CSV_OPTIONS
+            if encoding:
+                options["encoding"] = encoding
+        try:
+            names = [row[0] for row in pyogrio.list_layers(path)]
+        except Exception as exc:  # pyogrio's DataSourceError and friends
+            raise InvalidInput(f"{path.name}: cannot be read as vector data ({exc})") from exc
+        if source_layer is not None:
+            if source_layer not in names:
+                raise InvalidInput(f"{path.name}: no layer {source_layer!r} (it has: {', '.join(names)})")
+            names = [source_layer]
+        layers = []
+        for name in names:
+            try:
+                info = pyogrio.read_info(path, layer=name, **options)
+            except Exception as exc:
+                raise InvalidInput(f"{path.name}: layer {name!r} cannot be read ({exc})") from exc
+            if suffix == ".csv" and info["geometry_type"] is None:
+                raise InvalidInput(
+                    f"{path.name}: no geometry columns found; name them x/y (or lon/lat, easting/northing) or wkt"
+                )
+            fields = [Column(f, column_type(t)) for f, t in zip(info["fields"], info["dtypes"])]
+            layers.append(
+                OgrSourceLayer(
+                    name=name if len(names) > 1 or suffix in {".gpkg", ".gdb"} else path.stem,
+                    path=path,
+                    fields=fields,
+                    geometry_type=_base_type(info["geometry_type"]),
+                    crs=CRS.from_user_input(info["crs"]) if info["crs"] else None,
+                    crs_note="declared by the file" if info["crs"] else "",
+                    encoding=enc or info.get("encoding"),
+                    encoding_note=encoding_note,
+                    count=info["features"] if info["features"] >= 0 else None,
+                    layer_name=name,
+                    read_options=options,
+                )
+            )
+        return layers
+
+
+def _base_type(geometry_type: str | None) -> str:
+    if not geometry_type:
+        return ""
+    base = geometry_type.replace(" Z", "").replace(" M", "").replace("3D ", "").removeprefix("Multi")
+    return base if base in {"Point", "LineString", "Polygon"} else ""

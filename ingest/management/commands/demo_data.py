@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from ingest.load import LayerSpec, load_new_layer
+from ingest import pipeline
 from layers.models import Department, Grant, Layer, Permission
 
 SAMPLE_DIR = Path(settings.BASE_DIR) / "sample_data"
@@ -48,8 +48,8 @@ class Command(BaseCommand):
         for entry in manifest:
             if Layer.objects.filter(slug=entry["slug"]).exists():
                 continue
-            spec = LayerSpec(
-                slug=entry["slug"],
+            options = pipeline.Options(
+                layer=entry["slug"],
                 title_zh=entry["title_zh"],
                 title_en=entry.get("title_en", ""),
                 department=entry["department"],
@@ -62,7 +62,10 @@ class Command(BaseCommand):
                 licence=entry.get("licence", ""),
                 attribution=entry.get("attribution", ""),
             )
-            layer = load_new_layer(SAMPLE_DIR / entry["file"], spec, via="demo")
+            path = SAMPLE_DIR / entry["file"]
+            job = pipeline.create_job(path, options)
+            pipeline.run(job, path)
+            layer = Layer.objects.get(slug=entry["slug"])
             self.stdout.write(f"loaded {layer.slug}: {layer.feature_count} features ({layer.access})")
         # The surveyors' restricted control points are shared with the statistics bureau for viewing only.
         with transaction.atomic():
