@@ -161,7 +161,8 @@ def run(job: IngestJob, path: Path, *, progress: Callable[[int, int | None], Non
     try:
         with tempfile.TemporaryDirectory(prefix="geoplatform-ingest-") as tmp:
             sources = _open_sources(path, options, Path(tmp))
-            targets = [_plan(source, options, len(sources) > 1, path) for source in sources]
+            slugs = _target_slugs(options.layer, sources)
+            targets = [_plan(source, slug, options, len(sources) > 1, path) for source, slug in zip(sources, slugs)]
             for t in targets:
                 report.add_source(t.slug, t.source, t.crs_note)
             total = sum(t.source.count or 0 for t in targets) or None
@@ -217,12 +218,27 @@ def _open_sources(path: Path, options: Options, tmp: Path) -> list[SourceLayer]:
         raise InvalidInput(f"{path.name}: no readable vector data inside")
     sources: list[SourceLayer] = []
     for dataset in datasets:
-        sources += reader_for(dataset).open(dataset, encoding=options.encoding, source_layer=options.source_layer)
+        sources += reader_for(dataset).open(dataset, encoding=options.encoding, source_layer=options.source_layer,
+                                            workdir=tmp)
     return sources
 
 
-def _plan(source: SourceLayer, options: Options, fan_out: bool, path: Path) -> Target:
-    slug = options.layer if not fan_out else f"{options.layer}-{slugify(source.name) or 'layer'}"
+def _target_slugs(base: str, sources: list[SourceLayer]) -> list[str]:
+    """One source: the layer itself. Several (a DXF sheet, a zip, a GeoPackage): base-<name>,
+    numbered where a name has no Latin letters (Chinese file names) or repeats."""
+    if len(sources) == 1:
+        return [base]
+    slugs, used = [], set()
+    for i, source in enumerate(sources, 1):
+        slug = f"{base}-{slugify(source.name) or i}"
+        if slug in used:
+            slug = f"{slug}-{i}"
+        used.add(slug)
+        slugs.append(slug[:60])
+    return slugs
+
+
+def _plan(source: SourceLayer, slug: str, options: Options, fan_out: bool, path: Path) -> Target:
     layer = Layer.objects.filter(slug=slug).first()
     if layer is None and options.mode != IngestJob.Mode.CREATE and not fan_out:
         raise InvalidInput(f"layer {slug!r} does not exist; load it first with --mode create")
@@ -499,4 +515,6 @@ def rollback(job_id: int, user=None) -> IngestJob:
 
 
 def history(slug: str) -> list[IngestJob]:
-    return list(IngestJob.objects.filter(layers_touched__contains=[slug]).order_by("-id"))
+    from django.db.models import Q
+
+    return list(IngestJob.objects.filter(Q(layers_touched__contains=[slug]) | Q(layer_slug=slug)).order_by("-id"))

@@ -41,10 +41,10 @@ def _base(geom) -> str | None:
 
 def _coerce(value, column_type: str):
     """Python value for the column type, or raise ValueError with a reason."""
+    if isinstance(value, np.generic):
+        value = value.item()  # NaT becomes None
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, np.generic):
-        value = value.item()
     if column_type == "text":
         return str(value)
     if isinstance(value, str) and value.strip() == "":
@@ -69,7 +69,9 @@ def _coerce(value, column_type: str):
             return value.date()
         return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
     if column_type == "timestamptz":
-        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+        value = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+        # Naive times are local: the platform's zone (Beijing time, official in Xinjiang too).
+        return value if value.tzinfo else value.replace(tzinfo=_local_zone())
     raise ValueError(f"unsupported column type {column_type}")
 
 
@@ -163,6 +165,14 @@ def coerce_column(values: np.ndarray, column_type: str) -> tuple[list, dict[int,
             return out.tolist(), {}
     if kind == "b" and column_type == "boolean":
         return values.tolist(), {}
+    if kind == "M" and column_type in {"date", "timestamptz"}:
+        out = values.astype(object).tolist()  # datetime/date objects, None for NaT
+        if column_type == "timestamptz":
+            zone = _local_zone()
+            out = [v if v is None or v.tzinfo else v.replace(tzinfo=zone) for v in out]
+        else:
+            out = [v.date() if isinstance(v, datetime) else v for v in out]
+        return out, {}
     if kind == "O" and column_type == "text":
         return [None if v is None else v if isinstance(v, str) else str(v) for v in values], {}
     out, bad = [None] * len(values), {}
@@ -172,6 +182,14 @@ def coerce_column(values: np.ndarray, column_type: str) -> tuple[list, dict[int,
         except (ValueError, TypeError, OverflowError) as exc:
             bad[i] = str(exc) if "is not" in str(exc) else f"{_plain(v)!r} is not a valid {column_type} ({exc})"
     return out, bad
+
+
+def _local_zone():
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+
+    return ZoneInfo(settings.TIME_ZONE)
 
 
 def _plain(v):

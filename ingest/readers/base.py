@@ -46,5 +46,7 @@ class Reader:
     #: file suffixes (lower case, with dot) this reader claims
     suffixes: tuple[str, ...] = ()
 
-    def open(self, path: Path, *, encoding: str | None = None, source_layer: str | None = None) -> list[SourceLayer]:
+    def open(self, path: Path, *, encoding: str | None = None, source_layer: str | None = None,
+             workdir: Path | None = None) -> list[SourceLayer]:
+        """`workdir` is a scratch directory that lives as long as the load (for transcoded copies)."""
         raise NotImplementedError

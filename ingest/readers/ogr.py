@@ -4,6 +4,7 @@ Features stream as Arrow record batches (constant memory); one SourceLayer per l
 file, or only `source_layer`.
 """
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,24 +44,22 @@ def column_type(dtype) -> str:
 
 
 class OgrSourceLayer(SourceLayer):
-    def __init__(self, *, layer_name: str | None, read_options: dict, **kwargs):
+    def __init__(self, *, layer_name: str | None, read_options: dict, read_path: Path, **kwargs):
         super().__init__(**kwargs)
         self._layer = layer_name
         self._options = read_options
+        self._read_path = read_path  # a transcoded copy for non-UTF-8 CSV; `path` stays the user's file
 
     def batches(self) -> Iterator[Batch]:
         try:
             yield from self._batches()
         except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"{self.path.name}: text that is not valid {self.encoding or 'in the chosen encoding'} "
-                f"({exc.reason}); give --encoding"
-            ) from exc
+            raise _encoding_error(self.path, exc) from exc
 
     def _batches(self) -> Iterator[Batch]:
         first = 1
         with pyogrio.raw.open_arrow(
-            self.path, layer=self._layer, batch_size=BATCH_SIZE, use_pyarrow=True, **self._options
+            self._read_path, layer=self._layer, batch_size=BATCH_SIZE, use_pyarrow=True, **self._options
         ) as (meta, reader):
             geometry_name = meta["geometry_name"] or "wkb_geometry"
             for record_batch in reader:
@@ -78,8 +77,10 @@ class OgrSourceLayer(SourceLayer):
 class OgrReader(Reader):
     suffixes = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".gdb", ".csv")
 
-    def open(self, path: Path, *, encoding: str | None = None, source_layer: str | None = None) -> list[SourceLayer]:
+    def open(self, path: Path, *, encoding: str | None = None, source_layer: str | None = None,
+             workdir: Path | None = None) -> list[SourceLayer]:
         options: dict = {}
+        read_path = path
         encoding_note = ""
         enc = None
         suffix = path.suffix.lower()
@@ -90,11 +91,15 @@ class OgrReader(Reader):
         elif suffix == ".csv":
             options |= CSV_OPTIONS
             if encoding:
-                options["encoding"] = encoding
+                # GDAL's Arrow path reads UTF-8 only: hand it a transcoded copy.
+                read_path = _utf8_copy(path, encoding, workdir)
+                enc, encoding_note = encoding, f"read as {encoding} (--encoding)"
         try:
-            names = [row[0] for row in pyogrio.list_layers(path)]
+            names = [row[0] for row in pyogrio.list_layers(read_path)]
         except Exception as exc:  # pyogrio's DataSourceError and friends
             raise InvalidInput(f"{path.name}: cannot be read as vector data ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(path, exc) from exc
         if source_layer is not None:
             if source_layer not in names:
                 raise InvalidInput(f"{path.name}: no layer {source_layer!r} (it has: {', '.join(names)})")
@@ -102,7 +107,9 @@ class OgrReader(Reader):
         layers = []
         for name in names:
             try:
-                info = pyogrio.read_info(path, layer=name, **options)
+                info = pyogrio.read_info(read_path, layer=name, **options)
+            except UnicodeDecodeError as exc:
+                raise _encoding_error(path, exc) from exc
             except Exception as exc:
                 raise InvalidInput(f"{path.name}: layer {name!r} cannot be read ({exc})") from exc
             if suffix == ".csv" and info["geometry_type"] is None:
@@ -123,9 +130,34 @@ class OgrReader(Reader):
                     count=info["features"] if info["features"] >= 0 else None,
                     layer_name=name,
                     read_options=options,
+                    read_path=read_path,
                 )
             )
         return layers
+
+
+def _utf8_copy(path: Path, encoding: str, workdir: Path | None) -> Path:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InvalidInput(f"unknown encoding {encoding!r}") from None
+    if workdir is None:
+        raise InvalidInput(f"{path.name}: a non-UTF-8 CSV needs a working directory to transcode it")
+    copy = workdir / f"utf8-{path.name}"
+    try:
+        with open(path, encoding=encoding, newline="") as src, open(copy, "w", encoding="utf-8", newline="") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name}: not valid {encoding} ({exc.reason} at byte {exc.start})") from exc
+    return copy
+
+
+def _encoding_error(path: Path, exc: UnicodeDecodeError) -> InvalidInput:
+    return InvalidInput(
+        f"{path.name}: text is not valid {exc.encoding} ({exc.reason} at byte {exc.start}); "
+        f"give --encoding, e.g. --encoding GBK for files from Chinese desktop software"
+    )
 
 
 def _base_type(geometry_type: str | None) -> str:
