@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "geoplatform",
+    "procrastinate.contrib.django",  # background jobs in PostgreSQL: no other broker
     "layers",
     "ingest",
 ]
@@ -160,6 +161,10 @@ GEOPLATFORM = {
     # Never guessed: surveyors enter the locally published parameters.
     "TOWGS84": {},
 }
+
+# Uploads live on storage every web server and worker shares (MEDIA_ROOT: NFS or similar).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 2**20
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 LOGGING = {
     "version": 1,

@@ -42,6 +42,7 @@ class IngestJob(models.Model):
     report = models.JSONField(_("report"), default=dict, blank=True)
     changed_extent = models.PolygonField(srid=4490, null=True, blank=True)
     layers_touched = models.JSONField(default=list, blank=True)  # slugs (a DXF sheet fans out)
+    upload_path = models.CharField(max_length=1000, blank=True)  # web uploads, under MEDIA_ROOT
 
     class Meta:
         ordering = ["-id"]

@@ -466,7 +466,8 @@ def _department(options: Options) -> Department:
 def _title(options: Options, t: Target, targets: list[Target]) -> str:
     if len(targets) == 1:
         return options.title_zh or t.source.extra.get("title_zh") or t.slug
-    return t.source.extra.get("title_zh") or f"{options.title_zh or options.layer} · {t.source.name}"
+    part = t.source.extra.get("title_zh") or t.source.name
+    return f"{options.title_zh} · {part}" if options.title_zh else part
 
 
 def _polygon(box):

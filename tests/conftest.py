@@ -89,7 +89,7 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
     env = os.environ | {"DATABASE_URL": url_db}
     log = tmp_path_factory.mktemp("server") / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "2", "--no-jobs"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -75,3 +75,60 @@ def test_language_switch_to_uyghur_is_right_to_left(server, page):
 def test_static_map_library_is_served_by_the_platform(server):
     with urllib.request.urlopen(server + "/static/vendor/leaflet/leaflet.js") as response:
         assert response.status == 200 and b"Leaflet" in response.read(2000)
+
+
+def login(page, server, username):
+    password = (Path(settings.DATA_DIR) / "demo-password").read_text().strip()
+    page.goto(server + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("form[action='/accounts/login/'] button[type=submit]")
+    page.wait_for_url(server + "/")
+
+
+def test_surveyor_uploads_while_no_worker_runs_and_the_load_completes_when_one_starts(server, page, tmp_path):
+    """The job waits in PostgreSQL through a worker outage, then loads; the page follows it."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from .conftest import ROOT, test_database_url
+
+    archive = tmp_path / "buildings.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in (ROOT / "sample_data" / "gbk_shapefile").glob("korla_buildings_gbk.*"):
+            zf.write(f, f.name)
+    env = os.environ | {"DATABASE_URL": test_database_url()}
+    login(page, server, "surveyor")
+    page.goto(server + "/ingest/upload/")
+    page.set_input_files("#id_files", str(archive))
+    page.fill("#id_layer", "e2e-buildings")
+    page.fill("#id_title", "房屋（浏览器上传）")
+    page.select_option("#id_department", label="自然资源局 (zrzy)")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#job-status[data-status=queued]")
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen([sys.executable, "-m", "geoplatform.cli", "worker"], cwd=ROOT, env=env,
+                              stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        try:
+            page.wait_for_selector("#job-status:not([data-status=queued]):not([data-status=running])", timeout=60_000)
+        except Exception as exc:
+            from procrastinate.contrib.django.models import ProcrastinateJob
+
+            from ingest.models import IngestJob
+
+            queued = list(ProcrastinateJob.objects.values_list("id", "task_name", "status", "args"))
+            jobs = list(IngestJob.objects.values_list("id", "status", "message"))
+            raise AssertionError(f"the job did not finish: {jobs} {queued}; worker log:\n{log.read_text()}") from exc
+        status = page.get_attribute("#job-status", "data-status")
+        assert status == "succeeded", page.inner_text("#job-message")
+        assert "GB18030" in page.content()
+        page.click("a[href='/layers/e2e-buildings/']")
+        page.wait_for_selector("#map[data-ready='e2e-buildings']", timeout=20_000)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        subprocess.run([sys.executable, "-m", "geoplatform.cli", "shell", "-c",
+                        "from layers.models import Layer; Layer.objects.filter(slug='e2e-buildings').delete()"],
+                       cwd=ROOT, env=env, check=True, capture_output=True)

@@ -10,7 +10,7 @@ from .base import Reader, SourceLayer
 
 READERS = {
     "ogr": "ingest.readers.ogr.OgrReader",
-    # "dxf": "ingest.readers.dxf.CassDxfReader",  (registered with its reader)
+    "dxf": "ingest.readers.dxf.CassDxfReader",
 }
 
 

@@ -46,7 +46,10 @@ class Command(BaseCommand):
 
         manifest = json.loads((SAMPLE_DIR / "layers.json").read_text(encoding="utf-8"))
         for entry in manifest:
-            if Layer.objects.filter(slug=entry["slug"]).exists():
+            slug = entry["slug"]
+            if Layer.objects.filter(slug=slug).exists() or (
+                entry.get("fan_out") and Layer.objects.filter(slug__startswith=slug + "-").exists()
+            ):
                 continue
             options = pipeline.Options(
                 layer=entry["slug"],
@@ -61,12 +64,15 @@ class Command(BaseCommand):
                 keywords=entry.get("keywords", []),
                 licence=entry.get("licence", ""),
                 attribution=entry.get("attribution", ""),
+                srs=entry.get("srs"),
+                sheet=entry.get("sheet"),
+                max_invalid=entry.get("max_invalid", 0),
             )
             path = SAMPLE_DIR / entry["file"]
             job = pipeline.create_job(path, options)
-            pipeline.run(job, path)
-            layer = Layer.objects.get(slug=entry["slug"])
-            self.stdout.write(f"loaded {layer.slug}: {layer.feature_count} features ({layer.access})")
+            report = pipeline.run(job, path)
+            for result in report.results:
+                self.stdout.write(f"loaded {result['layer']}: {result['loaded']} features ({options.access})")
         # The surveyors' restricted control points are shared with the statistics bureau for viewing only.
         with transaction.atomic():
             layer = Layer.objects.filter(slug="korla-control-points").first()
