@@ -519,3 +519,22 @@ def history(slug: str) -> list[IngestJob]:
     from django.db.models import Q
 
     return list(IngestJob.objects.filter(Q(layers_touched__contains=[slug]) | Q(layer_slug=slug)).order_by("-id"))
+
+
+def sheet_currency(slug: str) -> list[dict]:
+    """Per map sheet of a layer: its features now, and the load that last wrote it (survey
+    date, source, when): what data currency (现势性) reports are made of."""
+    layer = Layer.objects.filter(slug=slug).first()
+    if layer is None:
+        raise InvalidInput(f"no layer {slug!r}")
+    counts = versions.count_by_sheet(layer.table_name)
+    jobs = {j.pk: j for j in IngestJob.objects.filter(pk__in=[job for _sheet, job, _n in counts])}
+    out = []
+    for sheet, job_id, n in counts:
+        job = jobs.get(job_id)
+        out.append({
+            "sheet": sheet, "features": n, "job": job_id,
+            "survey_date": job.survey_date.isoformat() if job and job.survey_date else None,
+            "source": job.source if job else "", "loaded_at": job.finished_at.isoformat() if job and job.finished_at else None,
+        })
+    return out

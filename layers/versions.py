@@ -173,6 +173,14 @@ def delete_staged(stage: str, fids: list[int]) -> list[tuple[int, bytes, dict]]:
     return [(int(f), bytes(g), props) for f, g, props in cur.fetchall()]
 
 
+def count_by_sheet(table: str) -> list[tuple[str | None, int | None, int]]:
+    """(sheet, newest job among its rows, row count) per sheet."""
+    cur = _raw_cursor()
+    cur.execute(sql.SQL("SELECT _sheet, max(_job), count(*) FROM {} GROUP BY _sheet ORDER BY _sheet NULLS FIRST").format(
+        qualified(table)))
+    return cur.fetchall()
+
+
 def later_jobs(table: str, job_id: int) -> list[int]:
     """Loads after `job_id` that still own rows or retired rows of this table: undoing
     `job_id` under them would tangle versions."""

@@ -179,3 +179,20 @@ def test_unreadable_file_is_refused(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InvalidInput, match="broken.geojson"):
         load(path, layer="broken", title_zh="x")
+
+
+def test_sheet_currency_reports_each_sheet_with_its_survey_date(tmp_path):
+    from datetime import date
+
+    from ingest.pipeline import sheet_currency
+
+    def sheet_file(e0, label):
+        xy = np.array([[e0 + 50, 4622100.0], [e0 + 150, 4622100.0]])
+        return write_points(tmp_path / f"{label}.gpkg", xy, {"name": np.array([label] * 2, dtype=object)}, crs="EPSG:4538")
+
+    load(sheet_file(429250, "a"), layer="currency", title_zh="x", sheet="4622.00-429.25", survey_date=date(2021, 5, 1),
+         source="巴州测绘院")
+    load(sheet_file(429500, "b"), layer="currency", mode="append", sheet="4622.00-429.50", survey_date=date(2024, 6, 1))
+    rows = {r["sheet"]: r for r in sheet_currency("currency")}
+    assert rows["4622.00-429.25"]["survey_date"] == "2021-05-01" and rows["4622.00-429.25"]["source"] == "巴州测绘院"
+    assert rows["4622.00-429.50"]["survey_date"] == "2024-06-01" and rows["4622.00-429.50"]["features"] == 2

@@ -1,4 +1,4 @@
-"""geoplatform ingest PATH --layer SLUG …   |   ingest history --layer SLUG   |   ingest rollback JOB
+"""geoplatform ingest PATH --layer SLUG … | ingest history --layer SLUG | ingest sheets --layer SLUG | ingest rollback JOB
 
 Exit status: 0 loaded, 2 input rejected (the message names file, feature and reason), 1 internal error.
 """
@@ -22,12 +22,13 @@ MODES = [m.value for m in IngestJob.Mode]
 class Command(BaseCommand):
     help = (
         "Load vector data into a layer: `ingest PATH --layer SLUG [options]`; "
-        "`ingest history --layer SLUG` lists its loads; `ingest rollback JOB` undoes one. "
+        "`ingest history --layer SLUG` lists its loads; `ingest sheets --layer SLUG` reports each map sheet's "
+        "currency; `ingest rollback JOB` undoes one. "
         "Exit status 0 loaded, 2 input rejected, 1 internal error."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("args", nargs="+", metavar="PATH | history | rollback JOB")
+        parser.add_argument("args", nargs="+", metavar="PATH | history | sheets | rollback JOB")
         parser.add_argument("--layer", help="target layer slug (a DXF sheet fans out into SLUG-<target> layers)")
         parser.add_argument("--mode", choices=MODES, default="create")
         parser.add_argument("--srs", help="source CRS when the file has none or a wrong one (EPSG:4538, …)")
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check everything, load nothing")
         parser.add_argument("--report", type=Path, help="write the JSON report here (and rejects as .rejects.gpkg)")
         parser.add_argument("--by", help="user recorded as having made the load")
-        parser.add_argument("--json", action="store_true", help="history as JSON")
+        parser.add_argument("--json", action="store_true", help="history / sheets as JSON")
 
     def execute(self, *args, **options):
         try:
@@ -59,6 +60,8 @@ class Command(BaseCommand):
         pipeline.recover_stale_jobs()
         if args[0] == "history" and len(args) == 1:
             return self.history(o)
+        if args[0] == "sheets" and len(args) == 1:
+            return self.sheets(o)
         if args[0] == "rollback" and len(args) == 2:
             return self.rollback(args[1], o)
         if len(args) != 1:
@@ -127,6 +130,17 @@ class Command(BaseCommand):
         for r in rows:
             self.stdout.write(f"{r['job']:>6}  {r['finished'] or '':25.19} {r['status']:11} {r['mode']:13} "
                               f"{r['sheet'] or '-':16} +{r['loaded'] or 0:<8} {r['user'] or '-':10} {r['file']}")
+
+    def sheets(self, o):
+        if not o["layer"]:
+            raise CommandError("sheets needs --layer SLUG", returncode=2)
+        rows = pipeline.sheet_currency(o["layer"])
+        if o["json"]:
+            self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        for r in rows:
+            self.stdout.write(f"{r['sheet'] or '(no sheet)':18} {r['features']:>8}  surveyed {r['survey_date'] or '?':10}  "
+                              f"job {r['job']}  {r['source']}")
 
     def rollback(self, job_id: str, o):
         if not job_id.isdigit():
