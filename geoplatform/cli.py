@@ -10,7 +10,13 @@ OVERVIEW = """\
 geoplatform: open GIS spatial-data platform (Digital Bazhou / Digital Wuhai)
 
 Platform commands:
-  geoplatform serve [--host H] [--port P] [--workers N]   serve the platform with gunicorn
+  geoplatform serve [--host H] [--port P] [--workers N]   serve the platform (gunicorn + a job worker)
+  geoplatform ingest PATH --layer SLUG [--mode create|append|replace|replace-sheet] [--srs CRS]
+        [--encoding ENC] [--sheet ID] [--access LEVEL] [--department CODE] [--dry-run] [--report FILE]
+                                                           load vector data (exit 0 loaded, 2 rejected, 1 error)
+  geoplatform ingest history|sheets --layer SLUG           a layer's loads; survey date per map sheet
+  geoplatform ingest rollback JOB                          restore the layers a load touched
+  geoplatform worker                                       run queued web uploads
   geoplatform layers list [--as USER] [--json]             the layer catalog (what USER may see)
   geoplatform layers show SLUG                             one layer's metadata and grants
   geoplatform layers grant SLUG DEPARTMENT LEVEL           grant view/download/edit/manage

@@ -31,7 +31,7 @@ def call(*args) -> str:
 def test_help_names_the_platform_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ["serve", "layers list", "token create", "demo-data", "migrate"]:
+    for command in ["serve", "layers list", "token create", "demo-data", "migrate", "ingest PATH", "ingest rollback", "worker"]:
         assert command in result.stdout
 
 
