@@ -333,11 +333,12 @@ def _stage(t: Target, job: IngestJob, options: Options, report: Report):
     for batch in t.source.batches():
         n = len(batch.geoms)
         t.read += n
+        # Storage is 2D: heights that matter live in attributes (the DXF reader's `elevation`).
+        t.z_dropped += int(shapely.has_z(batch.geoms).sum())
         geoms = shapely.transform(batch.geoms, t.transformer.transform, interleaved=False)
         outcome = check_batch(geoms, batch.attrs, t.columns, batch.first_feature, base, region)
         t.rejected += len(outcome.rejects)
         t.repaired += len(outcome.repaired)
-        t.z_dropped += outcome.z_dropped
         report.add_rejects(t.slug, t.source, outcome.rejects)
         report.add_repaired(t.slug, outcome.repaired)
         # No early exit past --max-invalid: the surveyor gets every problem in one report.
@@ -425,7 +426,7 @@ def _swap(targets: list[Target], job: IngestJob, options: Options, report: Repor
             changes.announce(layer, changed, job.pk)
             audit.record(job.user, "layer.load", layer, via="ingest", job=job.pk, mode=options.mode,
                          loaded=t.staged, retired=retired, sheet=options.sheet or "")
-            report.add_result(t.slug, loaded=t.staged, retired=retired, changed=changed)
+            report.add_result(t.slug, loaded=t.staged, retired=retired, changed=changed, z_dropped=t.z_dropped)
             extent = versions.bbox_union(extent, changed)
         IngestJob.objects.filter(pk=job.pk).update(
             status=IngestJob.Status.SUCCEEDED, finished_at=timezone.now(), changed_extent=_polygon(extent),

@@ -70,8 +70,8 @@ class Report:
         if features:
             self.repaired.setdefault(slug, []).extend(features[: MAX_LISTED])
 
-    def add_result(self, slug: str, *, loaded: int, retired: int, changed) -> None:
-        self.results.append({"layer": slug, "loaded": loaded, "replaced": retired,
+    def add_result(self, slug: str, *, loaded: int, retired: int, changed, z_dropped: int = 0) -> None:
+        self.results.append({"layer": slug, "loaded": loaded, "replaced": retired, "z_dropped": z_dropped,
                              "changed_extent": list(changed) if changed else None})
 
     def rejection_message(self, max_invalid: int) -> str:

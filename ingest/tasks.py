@@ -35,6 +35,14 @@ def execute(job_id: int) -> None:
         IngestJob.objects.filter(pk=job_id).update(status=IngestJob.Status.CANCELLED, message="cancelled before it started")
         return
     try:
-        pipeline.run(job, Path(settings.MEDIA_ROOT) / job.upload_path)
+        report = pipeline.run(job, Path(settings.MEDIA_ROOT) / job.upload_path)
     except PlatformError as exc:
         log.info("ingest job %s ended: %s", job_id, exc)  # recorded on the job and its report
+        report = getattr(exc, "report", None)
+    if report is not None:
+        # Beside the upload, for download from the job page: JSON plus the rejects as GeoPackage.
+        report.write(report_path(job))
+
+
+def report_path(job: IngestJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / "uploads" / str(job.pk) / "report.json"

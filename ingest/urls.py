@@ -2,7 +2,10 @@ from django.urls import path
 
 from . import views
 
+from django.urls import re_path
+
 urlpatterns = [
+    re_path(r"^jobs/(?P<pk>\d+)/(?P<kind>report\.json|rejects\.gpkg)$", views.job_report, name="ingest-job-report"),
     path("", views.job_list, name="ingest-jobs"),
     path("upload/", views.upload, name="ingest-upload"),
     path("jobs/<int:pk>/", views.job_page, name="ingest-job"),

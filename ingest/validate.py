@@ -92,9 +92,8 @@ def check_batch(
         keep[i] = False
         rejects.append(Reject(first_feature + i, reason, geoms[i], {k: _plain(v[i]) for k, v in attrs.items()}))
 
-    # Z/M: storage is 2D; heights live in attributes (elevation) where they matter.
-    has_z = shapely.has_z(geoms)
-    z_dropped = int(has_z.sum())
+    # Z/M: storage is 2D (the pipeline counts dropped heights before transforming).
+    z_dropped = int(shapely.has_z(geoms).sum())
     if z_dropped:
         geoms = shapely.force_2d(geoms)
 

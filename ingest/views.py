@@ -19,7 +19,7 @@ from layers.models import Permission
 from . import pipeline
 from .forms import UploadForm
 from .models import IngestJob
-from .tasks import run_job
+from .tasks import report_path, run_job
 
 
 def _may_see(user, job: IngestJob) -> bool:
@@ -91,6 +91,20 @@ def job_status(request, pk):
         "message": job.message, "loaded": job.report.get("loaded"), "rejected": job.report.get("rejected"),
         "finished": job.status in IngestJob.FINISHED,
     })
+
+
+@login_required
+@require_GET
+def job_report(request, pk, kind):
+    from django.http import FileResponse
+
+    job = _job_for(request, pk)
+    path = report_path(job)
+    if kind == "rejects.gpkg":
+        path = path.with_name(path.stem + ".rejects.gpkg")
+    if not path.exists():
+        raise Http404("no report file")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"job-{job.pk}-{path.name}")
 
 
 @login_required

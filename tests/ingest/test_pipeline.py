@@ -88,8 +88,9 @@ def test_bowtie_is_repaired_and_reported(tmp_path):
 
 def test_z_is_dropped_from_geometry_and_counted(tmp_path):
     path = write_geojson(tmp_path / "z.geojson", [feature({"type": "Point", "coordinates": [86.15, 41.73, 931.2]}, h=931.2)])
-    load(path, layer="zpoints", title_zh="x")
+    report = load(path, layer="zpoints", title_zh="x")
     assert rows("zpoints", "ST_NDims(geom)") == [(2,)]
+    assert report.results[0]["z_dropped"] == 1
 
 
 def test_attribute_type_error_on_append(tmp_path, korla_points):

@@ -57,13 +57,15 @@ def test_member_uploads_a_new_layer_and_the_queued_job_loads_it(client, users, m
     assert "GB18030" in page and "EPSG:4538" in page
     status = client.get(f"/ingest/jobs/{job.pk}/status").json()
     assert status["finished"] and status["loaded"] == 40
+    report = client.get(f"/ingest/jobs/{job.pk}/report.json")
+    assert report.status_code == 200 and b'"loaded": 40' in b"".join(report.streaming_content)
+    assert client.get(f"/ingest/jobs/{job.pk}/rejects.gpkg").status_code == 404  # nothing was rejected
 
 
 def test_other_department_cannot_load_into_a_layer_it_may_only_view(client, users, media):
     client.force_login(users["other"])
     response = post_upload(client, layer=INTERNAL, mode="append")
-    assert response.status_code == 200 and "No layer with this name that you may edit" in response.content.decode() \
-        or "没有您可编辑的同名图层" in response.content.decode()
+    assert response.status_code == 200 and "layer" in response.context["form"].errors
     assert not IngestJob.objects.filter(layer_slug=INTERNAL, mode="append").exists()
 
 
@@ -90,6 +92,7 @@ def test_jobs_are_private_to_their_users_and_editors(client, users, media):
     assert client.get(f"/ingest/jobs/{job.pk}/").status_code == 404
     assert client.get(f"/ingest/jobs/{job.pk}/status").status_code == 404
     assert client.post(f"/ingest/jobs/{job.pk}/cancel").status_code == 404
+    assert client.get(f"/ingest/jobs/{job.pk}/report.json").status_code == 404
 
 
 def test_cancel_before_start_and_rollback_after(client, users, media):
