@@ -7,7 +7,6 @@ so a leaked database dump does not leak working tokens.
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _

@@ -8,12 +8,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest import pipeline
 from ingest.models import IngestJob
 from layers.errors import PlatformError
+from layers.management.lookups import user_named
 from layers.models import Access
 
 MODES = [m.value for m in IngestJob.Mode]
@@ -70,14 +70,6 @@ class Command(BaseCommand):
             raise CommandError("--layer SLUG is required", returncode=2)
         return self.load(Path(args[0]), o)
 
-    def _user(self, username):
-        if not username:
-            return None
-        try:
-            return get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"no user {username!r}", returncode=2) from None
-
     def load(self, path: Path, o):
         options = pipeline.Options(
             layer=o["layer"], mode=o["mode"], srs=o["srs"], encoding=o["encoding"], sheet=o["sheet"],
@@ -85,7 +77,7 @@ class Command(BaseCommand):
             towgs84=o["towgs84"], max_invalid=o["max_invalid"], dry_run=o["dry_run"], title_zh=o["title"],
             title_en=o["title_en"], survey_date=o["survey_date"], source=o["source"], scale=o["scale"],
         )
-        user = self._user(o["by"])
+        user = user_named(o["by"], optional=True)
         job = pipeline.create_job(path, options, user)
         bar = _progress_bar(self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr)
         try:
@@ -145,7 +137,7 @@ class Command(BaseCommand):
     def rollback(self, job_id: str, o):
         if not job_id.isdigit():
             raise CommandError(f"not a job number: {job_id!r}", returncode=2)
-        job = pipeline.rollback(int(job_id), user=self._user(o["by"]))
+        job = pipeline.rollback(int(job_id), user=user_named(o["by"], optional=True))
         self.stdout.write(f"job {job.pk} rolled back: {', '.join(job.layers_touched)} restored to before it")
 
 

@@ -1,6 +1,6 @@
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from layers.management.lookups import department_with_code, user_named
 from layers.models import Department
 
 
@@ -22,19 +22,6 @@ class Command(BaseCommand):
     def handle(self, *args, action, **opts):
         getattr(self, "do_" + action.replace("-", "_"))(**opts)
 
-    def _department(self, code) -> Department:
-        try:
-            return Department.objects.get(code=code)
-        except Department.DoesNotExist:
-            raise CommandError(f"no department {code!r}") from None
-
-    def _user(self, username):
-        User = get_user_model()
-        try:
-            return User.objects.get(username=username)
-        except User.DoesNotExist:
-            raise CommandError(f"no user {username!r}") from None
-
     def do_list(self, **_):
         for dept in Department.objects.prefetch_related("members"):
             members = ", ".join(sorted(u.get_username() for u in dept.members.all()))
@@ -45,9 +32,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{'created' if created else 'updated'} {dept}")
 
     def do_add_member(self, code, username, **_):
-        self._department(code).members.add(self._user(username))
+        department_with_code(code).members.add(user_named(username))
         self.stdout.write(f"{username} is now a member of {code}")
 
     def do_remove_member(self, code, username, **_):
-        self._department(code).members.remove(self._user(username))
+        department_with_code(code).members.remove(user_named(username))
         self.stdout.write(f"{username} is no longer a member of {code}")

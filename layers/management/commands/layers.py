@@ -1,11 +1,11 @@
 import json
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from layers import access, audit
-from layers.models import Access, Department, Grant, Layer, Permission
+from layers.management.lookups import department_with_code, layer_with_slug, user_named
+from layers.models import Access, Grant, Layer, Permission
 
 LEVELS = {p.name.lower(): p for p in Permission}  # stable names, whatever the UI language
 
@@ -38,27 +38,6 @@ class Command(BaseCommand):
     def handle(self, *args, action, **opts):
         getattr(self, "do_" + action.replace("-", "_"))(**opts)
 
-    # helpers
-    def _layer(self, slug) -> Layer:
-        try:
-            return Layer.objects.select_related("owner").get(slug=slug)
-        except Layer.DoesNotExist:
-            raise CommandError(f"no layer {slug!r}") from None
-
-    def _user(self, username):
-        if not username:
-            return None
-        try:
-            return get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"no user {username!r}") from None
-
-    def _department(self, code) -> Department:
-        try:
-            return Department.objects.get(code=code)
-        except Department.DoesNotExist:
-            raise CommandError(f"no department {code!r}") from None
-
     # actions
     def do_list(self, as_user=None, anonymous=False, json=False, **_):
         from django.contrib.auth.models import AnonymousUser
@@ -66,7 +45,7 @@ class Command(BaseCommand):
         if anonymous:
             layers = access.layers_for(AnonymousUser())
         elif as_user:
-            layers = access.layers_for(self._user(as_user))
+            layers = access.layers_for(user_named(as_user))
         else:
             layers = Layer.objects.all()
         layers = layers.select_related("owner").order_by("slug")
@@ -80,7 +59,7 @@ class Command(BaseCommand):
             )
 
     def do_show(self, slug, **_):
-        layer = self._layer(slug)
+        layer = layer_with_slug(slug)
         data = _summary(layer) | {
             "grants": [
                 {"department": g.department.code, "permission": g.level_name}
@@ -90,14 +69,14 @@ class Command(BaseCommand):
         self.stdout.write(_json(data))
 
     def do_grant(self, slug, department, level, by=None, **_):
-        layer, dept, user = self._layer(slug), self._department(department), self._user(by)
+        layer, dept, user = layer_with_slug(slug), department_with_code(department), user_named(by, optional=True)
         with transaction.atomic():
             Grant.objects.update_or_create(layer=layer, department=dept, defaults={"permission": LEVELS[level]})
             audit.record(user, "grant.set", layer, via="cli", department=dept.code, permission=level)
         self.stdout.write(f"{dept.code} may now {level} {layer.slug}")
 
     def do_revoke(self, slug, department, by=None, **_):
-        layer, dept, user = self._layer(slug), self._department(department), self._user(by)
+        layer, dept, user = layer_with_slug(slug), department_with_code(department), user_named(by, optional=True)
         with transaction.atomic():
             deleted, _n = Grant.objects.filter(layer=layer, department=dept).delete()
             if not deleted:
@@ -106,7 +85,7 @@ class Command(BaseCommand):
         self.stdout.write(f"revoked {dept.code}'s grant on {layer.slug}")
 
     def do_set_access(self, slug, level, by=None, **_):
-        layer, user = self._layer(slug), self._user(by)
+        layer, user = layer_with_slug(slug), user_named(by, optional=True)
         with transaction.atomic():
             before = layer.access
             layer.access = level

@@ -1,9 +1,9 @@
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from layers.management.lookups import user_named
 from layers.models import ApiToken
 from layers.tokens import create_token
 
@@ -26,11 +26,7 @@ class Command(BaseCommand):
         getattr(self, "do_" + action)(**opts)
 
     def do_create(self, username, name, expires_days, **_):
-        User = get_user_model()
-        try:
-            user = User.objects.get(username=username)
-        except User.DoesNotExist:
-            raise CommandError(f"no user {username!r}") from None
+        user = user_named(username)
         expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
         _token, key = create_token(user, name=name, expires_at=expires)
         self.stdout.write(key)
