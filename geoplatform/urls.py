@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ingest/", include("ingest.urls")),
+    path("ogcapi/", include("layers.ogcapi.urls")),
     path("", include("layers.urls")),
 ]

@@ -8,10 +8,12 @@ extended by one rule and the JSON form is mapped before parsing.
 """
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
 import shapely
+from pyproj import Transformer
 from lark import Lark, v_args
 from lark.exceptions import LarkError
 from psycopg import sql
@@ -120,7 +122,8 @@ class Compiler:
             raise InvalidInput(f"filter: unknown property {node.name!r} (see /queryables)")
         return sql.Identifier(node.name)
 
-    def _geometry(self, node) -> sql.Composable:
+    def _shape(self, node):
+        """The literal as a shapely geometry in filter-crs coordinates, x first."""
         if isinstance(node, values.Envelope):
             geom = shapely.box(node.x1, node.y1, node.x2, node.y2)
         else:
@@ -131,7 +134,10 @@ class Compiler:
                 raise InvalidInput(f"filter: invalid geometry ({exc})") from exc
         if self.filter_flip:
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
-        self.params.append(shapely.to_wkb(geom))
+        return geom
+
+    def _geometry(self, node) -> sql.Composable:
+        self.params.append(shapely.to_wkb(self._shape(node)))
         literal = sql.SQL("ST_SetSRID(ST_GeomFromWKB({}), {})").format(sql.Placeholder(), sql.Literal(self.filter_srid))
         if self.filter_srid != self.storage_srid:
             literal = sql.SQL("ST_Transform({}, {})").format(literal, sql.Literal(self.storage_srid))
@@ -222,7 +228,7 @@ class Compiler:
 
     def _DistanceWithin(self, node):
         """Within N metres on the ellipsoid, using the GiST index: a bbox prefilter widened by
-        the distance in degrees at the literal's latitude, then the exact geography test."""
+        the distance in degrees at the literal's highest latitude, then the exact geography test."""
         factor = METRES.get(str(node.units).lower())
         if factor is None:
             raise InvalidInput(f"filter: unknown distance unit {node.units!r} (meters or kilometers)")
@@ -230,17 +236,20 @@ class Compiler:
             metres = float(node.distance) * factor
         except (TypeError, ValueError):
             raise InvalidInput("filter: S_DWITHIN needs a numeric distance") from None
-        if metres < 0 or metres > 2_000_000:
+        if not 0 <= metres <= 2_000_000:
             raise InvalidInput("filter: S_DWITHIN distance must be between 0 and 2000 km")
-        column, literal = self._value(node.lhs), self._value(node.rhs)
-        # The literal is compiled twice (prefilter and exact test): its parameters repeat.
-        prefilter_literal = self._value(node.rhs)
+        shape = self._shape(node.rhs)
+        if self.filter_srid != self.storage_srid:
+            to_storage = Transformer.from_crs(self.filter_srid, self.storage_srid, always_xy=True)
+            shape = shapely.transform(shape, to_storage.transform, interleaved=False)
+        top = min(max(abs(shape.bounds[1]), abs(shape.bounds[3])) + 1.0, 89.0)
+        # A degree of longitude is the shorter one: widening by it covers latitude too.
+        margin = metres / (111_320.0 * math.cos(math.radians(top)))
+        # Parameters go in the order their placeholders appear below.
+        column = self._value(node.lhs)
+        prefilter = self._value(node.rhs)
+        self.params.append(margin)
+        exact = self._value(node.rhs)
         self.params.append(metres)
-        margin = sql.Placeholder()
-        self.params.append(metres)
-        exact = sql.Placeholder()
-        return sql.SQL(
-            "({col} && ST_Expand({pre}, {margin} / (110574.0 * greatest(cos(radians("
-            "greatest(abs(ST_YMin({pre})), abs(ST_YMax({pre}))) + 1)), 0.01)))"
-            " AND ST_DWithin({col}::geography, {lit}::geography, {exact}))"
-        ).format(col=column, pre=prefilter_literal, margin=margin, lit=literal, exact=exact)
+        return sql.SQL("({col} && ST_Expand({pre}, {m}) AND ST_DWithin({col}::geography, {lit}::geography, {d}))").format(
+            col=column, pre=prefilter, lit=exact, m=sql.Placeholder(), d=sql.Placeholder())
