@@ -87,8 +87,8 @@ def _json(data, content_type="application/json", status=200) -> HttpResponse:
     return HttpResponse(json.dumps(data, ensure_ascii=False), content_type=content_type, status=status)
 
 
-def _url(request, name, *args, **query) -> str:
-    url = request.build_absolute_uri(reverse(name, args=args))
+def _url(request, view_name, /, *args, **query) -> str:
+    url = request.build_absolute_uri(reverse(view_name, args=args))
     query = {k: v for k, v in query.items() if v is not None}
     return url + ("?" + urlencode(query) if query else "")
 
