@@ -63,3 +63,13 @@ def test_gdal_with_a_token_header(server, tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text())["features"]) == 30
+
+
+def test_schemathesis_finds_no_server_error(server):
+    """Generated requests from the OpenAPI document (valid and invalid): never a 5xx."""
+    schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
+    done = subprocess.run([schemathesis, "run", f"{server}/ogcapi/openapi", "--checks", "not_a_server_error",
+                           "--max-examples", "25", "--seed", "4490"],
+                          capture_output=True, text=True, timeout=600, env=os.environ | {"NO_COLOR": "1"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout.split("SUMMARY")[-1]
