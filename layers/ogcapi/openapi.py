@@ -57,6 +57,13 @@ def document(request, collection_ids: list[str]) -> dict:
             "/collections/{collectionId}/queryables": get("queryable properties", [collection],
                                                           {"description": "OK", "content": {"application/schema+json": {"schema": {"type": "object"}}}}),
             "/collections/{collectionId}/items": get("features", items_params, GEOJSON_OK),
+            "/collections/{collectionId}/export": {"get": {
+                "summary": "the query result as a file (download permission)",
+                "parameters": [p for p in items_params if p["name"] not in {"limit", "offset", "f"}] + [
+                    _param("format", {"type": "string", "enum": ["geojson", "csv", "kml", "gpkg", "shp"]}),
+                    _param("encoding", {"type": "string", "enum": ["UTF-8", "GBK"]}, "Shapefile only")],
+                "responses": {"200": {"description": "a file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                              "400": ERROR, "403": ERROR, "404": ERROR}}},
             "/collections/{collectionId}/items/{featureId}": get(
                 "one feature", [collection, _param("featureId", {"type": "string"}, required=True, location="path"), f,
                                 _param("crs", crs_enum)], GEOJSON_OK),

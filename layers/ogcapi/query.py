@@ -134,6 +134,29 @@ class ItemsQuery:
         ).format(geom=self._geometry(), props=props, table=storage.qualified(self.table), where=where, order=order)
         return query, params + [self.limit, self.offset]
 
+    def export_sql(self, geometry: str) -> tuple[sql.Composable, list]:
+        """Every matching row (no paging), for streaming exports: fid, the selected columns,
+        and the geometry as `geojson` (text), `wkt`, `wkb` or `kml` (always lon/lat for KML)."""
+        geom = sql.SQL("t.geom")
+        srid = 4326 if geometry == "kml" else self.out_srid
+        if srid != storage.storage_srid():
+            geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(srid))
+        if self.out_flip and geometry != "kml":
+            geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
+        digits = sql.Literal(3 if srid in crs.GK_ZONES or srid == 3857 else 7)
+        rendered = {
+            "geojson": sql.SQL("ST_AsGeoJSON({}, {})").format(geom, digits),
+            "wkt": sql.SQL("ST_AsText({}, {})").format(geom, digits),
+            "wkb": sql.SQL("ST_AsBinary({})").format(geom),
+            "kml": sql.SQL("ST_AsKML({}, 7)").format(geom),
+        }[geometry]
+        names = self.properties if self.properties is not None else list(self.columns)
+        columns = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(n)) for n in names)
+        order = sql.SQL(", ").join(self.order + [sql.SQL("fid")])
+        query = sql.SQL("SELECT t.fid{cols}, {geom} FROM {table} t WHERE {where} ORDER BY {order}").format(
+            cols=columns, geom=rendered, table=storage.qualified(self.table), where=self._where(), order=order)
+        return query, list(self.params)
+
     def count_sql(self) -> tuple[sql.Composable, list]:
         return sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(storage.qualified(self.table), self._where()), list(self.params)
 

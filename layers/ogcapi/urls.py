@@ -11,4 +11,5 @@ urlpatterns = [
     path("collections/<str:collection_id>/queryables", views.queryables, name="ogc-queryables"),
     path("collections/<str:collection_id>/items", views.items, name="ogc-items"),
     path("collections/<str:collection_id>/items/<str:feature_id>", views.item, name="ogc-item"),
+    path("collections/<str:collection_id>/export", views.export, name="ogc-export"),
 ]

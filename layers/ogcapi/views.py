@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET
 
 from .. import access, audit, storage
 from ..errors import PlatformError
-from ..models import Access, Layer
+from ..models import Access, Layer, Permission
 from . import crs
+from . import export as exporting
 from .openapi import document as openapi_document
 from .query import DEFAULT_LIMIT, MAX_LIMIT, ItemsQuery
 
@@ -202,20 +203,22 @@ def queryables(request, collection_id):
     return _json(data, content_type="application/schema+json")
 
 
-def _query_for(request, layer: Layer) -> ItemsQuery:
+def _query_for(request, layer: Layer, paging: bool = True) -> ItemsQuery:
     columns = {c.name: c.type for c in storage.columns_of(layer.table_name)}
-    unknown = set(request.GET) - ITEMS_PARAMS - set(columns)
+    allowed = ITEMS_PARAMS if paging else ITEMS_PARAMS - {"limit", "offset", "f"}
+    unknown = set(request.GET) - allowed - set(columns)
     if unknown:
         raise ApiError(400, "InvalidParameterValue", f"unknown parameter(s): {', '.join(sorted(unknown))}")
     q = ItemsQuery(table=layer.table_name, columns=columns)
     g = request.GET
-    try:
-        q.limit = int(g.get("limit", DEFAULT_LIMIT))
-        q.offset = int(g.get("offset", 0))
-    except ValueError:
-        raise ApiError(400, "InvalidParameterValue", "limit and offset must be integers") from None
-    if not 1 <= q.limit <= MAX_LIMIT or q.offset < 0:
-        raise ApiError(400, "InvalidParameterValue", f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
+    if paging:
+        try:
+            q.limit = int(g.get("limit", DEFAULT_LIMIT))
+            q.offset = int(g.get("offset", 0))
+        except ValueError:
+            raise ApiError(400, "InvalidParameterValue", "limit and offset must be integers") from None
+        if not 1 <= q.limit <= MAX_LIMIT or q.offset < 0:
+            raise ApiError(400, "InvalidParameterValue", f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
     q.set_crs(g.get("crs"))
     if "bbox" in g:
         q.add_bbox(g["bbox"], g.get("bbox-crs"))
@@ -271,6 +274,49 @@ def items(request, collection_id):
     response = HttpResponse(body, content_type=GEOJSON)
     response["Content-Crs"] = f"<{crs.uri_of(None if q.out_srid == 4326 and not q.out_flip else q.out_srid)}>"
     return response
+
+
+@api_view
+def export(request, collection_id):
+    """The query result (items parameters, no paging) as a file: download permission needed."""
+    layer = _collection(request, collection_id)
+    if not access.can(request.user, layer, Permission.DOWNLOAD):
+        raise ApiError(403, "Forbidden", "downloading this layer needs the download permission")
+    params = request.GET.copy()
+    fmt, encoding = exporting.check_format(params.pop("format", [None])[0], params.pop("encoding", [None])[0])
+    request.GET = params
+    q = _query_for(request, layer, paging=False)
+    matched = layer.feature_count if not q.where else _run(q.count_sql())[0]
+    audit.record(request.user, "ogcapi.export", layer, via=getattr(request, "auth_via", "web"), format=fmt,
+                 matched=matched, bbox=request.GET.get("bbox", ""), filter=request.GET.get("filter", "")[:500],
+                 crs=exporting.content_crs(q))
+    content_type, suffix = exporting.FORMATS[fmt]
+    if fmt in {"gpkg", "shp"}:
+        path = exporting.ogr_file(q, fmt, layer.slug, layer.geometry_type, encoding)
+        response = FileResponse(_deleting(path), content_type=content_type, as_attachment=True,
+                                filename=f"{layer.slug}.{suffix}")
+    else:
+        stream = {"geojson": exporting.geojson, "csv": exporting.csv_wkt}.get(fmt)
+        body = stream(q) if stream else exporting.kml(q, layer.title)
+        response = StreamingHttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{layer.slug}.{suffix}"'
+    response["Content-Crs"] = f"<{exporting.content_crs(q) if fmt != 'kml' else crs.CRS84}>"
+    return response
+
+
+def _deleting(path):
+    """A file object that removes the export (and its folder) once it has been sent."""
+    import shutil
+
+    handle = open(path, "rb")
+    original_close = handle.close
+
+    def close():
+        original_close()
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+    handle.close = close
+    return handle
 
 
 @api_view
