@@ -78,10 +78,10 @@ class GrantAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked"]
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "expires_at", "rate_limit", "revoked"]
     list_filter = ["revoked"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "prefix", "expires_at", "revoked", "created_at", "last_used_at"]
+    fields = ["user", "name", "prefix", "expires_at", "rate_limit", "revoked", "created_at", "last_used_at"]
 
     def has_add_permission(self, request):
         return False  # created with `geoplatform token create`, which shows the key once

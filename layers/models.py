@@ -138,6 +138,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked = models.BooleanField(_("revoked"), default=False)
+    rate_limit = models.PositiveIntegerField(
+        _("requests per minute"), null=True, blank=True, help_text=_("Empty: the platform default.")
+    )
 
     class Meta:
         verbose_name = _("API token")
@@ -145,6 +148,17 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.user})"
+
+
+class TokenUsage(models.Model):
+    """Requests per token per minute, counted in PostgreSQL so every web worker shares the count."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE)
+    window = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "window"], name="one_usage_row_per_token_window")]
 
 
 class AuditEntry(models.Model):

@@ -7,6 +7,8 @@ so a leaked database dump does not leak working tokens.
 import hashlib
 import secrets
 
+from django.conf import settings
+from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,8 +28,9 @@ def create_token(user, name: str = "", expires_at=None) -> tuple[ApiToken, str]:
     return token, key
 
 
-def user_for_key(key: str):
-    """The active user a key belongs to, or None for an unknown, revoked or expired key."""
+def token_for_key(key: str) -> ApiToken | None:
+    """The usable token a key belongs to, or None for an unknown, revoked or expired key, or
+    one whose user is inactive."""
     try:
         token = ApiToken.objects.select_related("user").get(digest=_digest(key), revoked=False)
     except ApiToken.DoesNotExist:
@@ -38,7 +41,25 @@ def user_for_key(key: str):
     if not token.user.is_active:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def count_request(token: ApiToken) -> tuple[bool, int]:
+    """Count one request in the current minute: (allowed, seconds until the window ends)."""
+    now = timezone.now()
+    window = now.replace(second=0, microsecond=0)
+    limit = token.rate_limit or settings.GEOPLATFORM["TOKEN_RATE_LIMIT"]
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO layers_tokenusage (token_id, "window", count) VALUES (%s, %s, 1)
+               ON CONFLICT (token_id, "window") DO UPDATE SET count = layers_tokenusage.count + 1
+               RETURNING count""",
+            [token.pk, window],
+        )
+        count = cur.fetchone()[0]
+        if count == 1:  # first request of a new minute: forget the old ones
+            cur.execute('DELETE FROM layers_tokenusage WHERE token_id = %s AND "window" < %s', [token.pk, window])
+    return count <= limit, 60 - now.second
 
 
 class TokenAuthenticationMiddleware:
@@ -51,12 +72,18 @@ class TokenAuthenticationMiddleware:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _sep, key = header.partition(" ")
         if scheme.lower() == "token":
-            user = user_for_key(key.strip())
-            if user is None:
+            token = token_for_key(key.strip())
+            if token is None:
                 response = JsonResponse({"code": "InvalidToken", "description": _("Invalid, expired or revoked API token.")}, status=401)
                 response["WWW-Authenticate"] = 'Token realm="geoplatform"'
                 return response
-            request.user = user
+            allowed, retry_after = count_request(token)
+            if not allowed:
+                response = JsonResponse({"code": "TooManyRequests",
+                                         "description": _("Request limit of this API token reached; try again shortly.")}, status=429)
+                response["Retry-After"] = str(retry_after)
+                return response
+            request.user = token.user
             request._dont_enforce_csrf_checks = True  # not a browser session: CSRF does not apply
             request.auth_via = "token"
         return self.get_response(request)

@@ -142,3 +142,19 @@ def test_layer_page_shows_metadata_and_grants_to_managers_only(client, users):
 def test_health(client):
     data = client.get("/healthz").json()
     assert data["status"] == "ok" and data["postgis"].startswith("3.")
+
+
+def test_token_rate_limit_answers_429_with_retry_after(client, users):
+    limited, key = create_token(users["member"])
+    limited.rate_limit = 3
+    limited.save()
+    _other, other_key = create_token(users["member"])
+    import time
+
+    if (second := time.gmtime().tm_sec) >= 55:  # stay inside one counting minute
+        time.sleep(61 - second)
+    statuses = [client.get("/api/layers/", HTTP_AUTHORIZATION=f"Token {key}").status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    blocked = client.get("/ogcapi/collections", HTTP_AUTHORIZATION=f"Token {key}")
+    assert blocked.status_code == 429 and 0 < int(blocked["Retry-After"]) <= 60
+    assert client.get("/api/layers/", HTTP_AUTHORIZATION=f"Token {other_key}").status_code == 200

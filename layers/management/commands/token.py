@@ -17,6 +17,7 @@ class Command(BaseCommand):
         create.add_argument("username")
         create.add_argument("--name", default="")
         create.add_argument("--expires-days", type=int, help="days until the token expires (default: never)")
+        create.add_argument("--rate-limit", type=int, help="requests per minute (default: the platform's)")
         ls = sub.add_parser("list", help="list tokens (prefixes only)")
         ls.add_argument("username", nargs="?")
         revoke = sub.add_parser("revoke", help="revoke the token with this prefix")
@@ -25,10 +26,13 @@ class Command(BaseCommand):
     def handle(self, *args, action, **opts):
         getattr(self, "do_" + action)(**opts)
 
-    def do_create(self, username, name, expires_days, **_):
+    def do_create(self, username, name, expires_days, rate_limit, **_):
         user = user_named(username)
         expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
-        _token, key = create_token(user, name=name, expires_at=expires)
+        token, key = create_token(user, name=name, expires_at=expires)
+        if rate_limit:
+            token.rate_limit = rate_limit
+            token.save(update_fields=["rate_limit"])
         self.stdout.write(key)
 
     def do_list(self, username=None, **_):
