@@ -159,6 +159,8 @@ GEOPLATFORM = {
     # Named datum shifts for legacy Xi'an 1980 / Beijing 1954 data: name -> "dx,dy,dz[,rx,ry,rz,s]".
     # Never guessed: surveyors enter the locally published parameters.
     "TOWGS84": {},
+    # Boundary layers (public, with an `adcode` column) for queries by administrative unit.
+    "ADMIN_LAYERS": ["admin-counties", "admin-prefectures"],
     # Requests per minute per API token (a token's own `rate_limit` overrides it).
     "TOKEN_RATE_LIMIT": int(os.environ.get("GEOPLATFORM_TOKEN_RATE_LIMIT", "600")),
 }

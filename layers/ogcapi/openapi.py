@@ -35,7 +35,9 @@ def document(request, collection_ids: list[str]) -> dict:
         _param("filter-crs", crs_enum),
         _param("sortby", {"type": "string"}, "comma-separated property names, - for descending"),
         _param("properties", {"type": "string"}, "comma-separated property names to return"),
+        _param("adcode", {"type": "string", "pattern": "^[0-9]{6}$"}, "GB/T 2260 code of a county or prefecture"),
     ]
+    query_params = [p for p in items_params if p["name"] not in {"limit", "offset", "f"}]
     get = lambda summary, params, ok: {"get": {"summary": summary, "parameters": params,  # noqa: E731
                                                "responses": {"200": ok, "400": ERROR, "404": ERROR}}}
     return {
@@ -59,11 +61,16 @@ def document(request, collection_ids: list[str]) -> dict:
             "/collections/{collectionId}/items": get("features", items_params, GEOJSON_OK),
             "/collections/{collectionId}/export": {"get": {
                 "summary": "the query result as a file (download permission)",
-                "parameters": [p for p in items_params if p["name"] not in {"limit", "offset", "f"}] + [
+                "parameters": query_params + [
                     _param("format", {"type": "string", "enum": ["geojson", "csv", "kml", "gpkg", "shp"]}),
                     _param("encoding", {"type": "string", "enum": ["UTF-8", "GBK"]}, "Shapefile only")],
                 "responses": {"200": {"description": "a file", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
                               "400": ERROR, "403": ERROR, "404": ERROR}}},
+            "/collections/{collectionId}/nearest": get("the n nearest features, with distance_m", query_params + [
+                _param("point", {"type": "string", "pattern": "^-?[0-9.]+,-?[0-9.]+$"}, "lon,lat", required=True),
+                _param("n", {"type": "integer", "minimum": 1, "maximum": 1000})], GEOJSON_OK),
+            "/collections/{collectionId}/stats": get("count, length and area on the ellipsoid", query_params + [
+                _param("group-by", {"type": "string"}, "a property name, or county")], JSON_OK),
             "/collections/{collectionId}/items/{featureId}": get(
                 "one feature", [collection, _param("featureId", {"type": "string"}, required=True, location="path"), f,
                                 _param("crs", crs_enum)], GEOJSON_OK),

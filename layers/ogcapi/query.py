@@ -63,6 +63,13 @@ class ItemsQuery:
             self.where.append(sql.SQL("{} <= %s").format(sql.Identifier(column)))
             self.params.append(end)
 
+    def add_admin_unit(self, code: str) -> None:
+        """Features intersecting an administrative unit, by GB/T 2260 code (6 digits)."""
+        admin = admin_table_with(code)
+        self.where.append(sql.SQL("ST_Intersects(t.geom, (SELECT ST_Union(a.geom) FROM {} a WHERE a.adcode = %s))").format(
+            storage.qualified(admin)))
+        self.params.append(code)
+
     def add_property_filter(self, name: str, value: str) -> None:
         kind = self.columns[name]
         try:
@@ -211,3 +218,21 @@ def _interval(text: str) -> tuple[datetime | None, datetime | None]:
             raise InvalidInput("datetime: the interval ends before it starts")
         return a, b
     return _instant(text, end=False), _instant(text, end=True)
+
+
+def admin_table_with(code: str) -> str:
+    """The boundary table (settings GEOPLATFORM["ADMIN_LAYERS"]) that has this adcode."""
+    from django.conf import settings
+    from django.db import connection
+
+    from ..models import Layer
+
+    if not re.fullmatch(r"\d{6}", code or ""):
+        raise InvalidInput(f"adcode: {code!r} is not a six-digit GB/T 2260 code")
+    for layer in Layer.objects.filter(slug__in=settings.GEOPLATFORM["ADMIN_LAYERS"]).exclude(table_name=None):
+        with connection.cursor() as cur:
+            cur.cursor.execute(sql.SQL("SELECT EXISTS (SELECT FROM {} WHERE adcode = %s)").format(
+                storage.qualified(layer.table_name)), [code])
+            if cur.cursor.fetchone()[0]:
+                return layer.table_name
+    raise InvalidInput(f"adcode: no administrative unit {code}")

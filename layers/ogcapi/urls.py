@@ -12,4 +12,6 @@ urlpatterns = [
     path("collections/<str:collection_id>/items", views.items, name="ogc-items"),
     path("collections/<str:collection_id>/items/<str:feature_id>", views.item, name="ogc-item"),
     path("collections/<str:collection_id>/export", views.export, name="ogc-export"),
+    path("collections/<str:collection_id>/nearest", views.nearest, name="ogc-nearest"),
+    path("collections/<str:collection_id>/stats", views.stats, name="ogc-stats"),
 ]

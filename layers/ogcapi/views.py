@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from .. import access, audit, storage
 from ..errors import PlatformError
 from ..models import Access, Layer, Permission
-from . import crs
+from . import analysis, crs
 from . import export as exporting
 from .openapi import document as openapi_document
 from .query import DEFAULT_LIMIT, MAX_LIMIT, ItemsQuery
@@ -40,7 +40,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
 ]
 ITEMS_PARAMS = {"f", "limit", "offset", "bbox", "bbox-crs", "datetime", "crs", "filter", "filter-lang", "filter-crs",
-                "sortby", "properties"}
+                "sortby", "properties", "adcode"}
 
 
 class ApiError(Exception):
@@ -226,6 +226,8 @@ def _query_for(request, layer: Layer, paging: bool = True) -> ItemsQuery:
         raise ApiError(400, "InvalidParameterValue", "bbox-crs without bbox")
     if "datetime" in g:
         q.add_datetime(g["datetime"])
+    if "adcode" in g:
+        q.add_admin_unit(g["adcode"])
     for name in set(g) & set(columns):
         q.add_property_filter(name, g[name])
     if "filter" in g:
@@ -274,6 +276,47 @@ def items(request, collection_id):
     response = HttpResponse(body, content_type=GEOJSON)
     response["Content-Crs"] = f"<{crs.uri_of(None if q.out_srid == 4326 and not q.out_flip else q.out_srid)}>"
     return response
+
+
+@api_view
+def nearest(request, collection_id):
+    """`point=lon,lat` (CRS84) and `n`: the n nearest features with `distance_m`, nearest first."""
+    layer = _collection(request, collection_id)
+    params = request.GET.copy()
+    try:
+        lon, lat = (float(v) for v in params.pop("point", [""])[0].split(","))
+        n = int(params.pop("n", ["5"])[0])
+    except ValueError:
+        raise ApiError(400, "InvalidParameterValue", "point=lon,lat and an integer n are required") from None
+    request.GET = params
+    q = _query_for(request, layer, paging=False)
+    features_text, returned = _run(analysis.nearest_sql(q, lon, lat, n))
+    if layer.access != Access.PUBLIC:
+        audit.record(request.user, "ogcapi.nearest", layer, via=getattr(request, "auth_via", "web"), returned=returned,
+                     point=[lon, lat])
+    body = '{"type": "FeatureCollection", "numberReturned": %d, "features": %s}' % (returned, features_text)
+    return HttpResponse(body, content_type=GEOJSON)
+
+
+@api_view
+def stats(request, collection_id):
+    """count, length (m) and area (m², 亩) on the ellipsoid, of the items query, optionally
+    grouped by a property or by county (`group-by=county`)."""
+    layer = _collection(request, collection_id)
+    params = request.GET.copy()
+    group_by = params.pop("group-by", [None])[0]
+    request.GET = params
+    q = _query_for(request, layer, paging=False)
+    query, values = analysis.stats_sql(q, group_by)
+    with connection.cursor() as cur:
+        cur.cursor.execute(query, values)
+        rows = cur.cursor.fetchall()
+    groups = [{"group": g, "name": name, "count": c, "length_m": round(length, 2), "area_m2": round(area, 2),
+               "area_mu": round(area * analysis.MU_PER_M2, 2)} for g, name, c, length, area in rows]
+    if layer.access != Access.PUBLIC:
+        audit.record(request.user, "ogcapi.stats", layer, via=getattr(request, "auth_via", "web"), group_by=group_by or "",
+                     filter=request.GET.get("filter", "")[:500], bbox=request.GET.get("bbox", ""))
+    return _json({"collection": layer.slug, "groupBy": group_by, "groups": groups})
 
 
 @api_view

@@ -32,7 +32,8 @@ def test_endpoint_matrix(client, users, layers, who, level):
     status = 200 if expected else 404
     for url in [f"/ogcapi/collections/{slug}", f"/ogcapi/collections/{slug}/queryables",
                 f"/ogcapi/collections/{slug}/items", f"/ogcapi/collections/{slug}/items/1",
-                f"/ogcapi/collections/{slug}/items?f=html"]:
+                f"/ogcapi/collections/{slug}/items?f=html", f"/ogcapi/collections/{slug}/stats",
+                f"/ogcapi/collections/{slug}/nearest?point=86.15,41.73&n=2"]:
         assert get(client, url, headers).status_code == status, url
 
 
@@ -135,3 +136,27 @@ def test_reading_restricted_items_is_audited(client, users):
     entries = list(AuditEntry.objects.filter(action__startswith="ogcapi.", id__gt=before))
     assert [(e.username, e.layer_slug, e.details["bbox"]) for e in entries] == [("statistics", RESTRICTED, "86,41,87,42")]
     assert entries[0].details["returned"] == 30
+
+
+def test_nearest_is_ordered_by_metres_on_the_ellipsoid(client):
+    data = client.get("/ogcapi/collections/places/nearest", {"point": "86.15,41.76", "n": 3}).json()
+    distances = [f["properties"]["distance_m"] for f in data["features"]]
+    assert data["features"][0]["properties"]["name"] == "Korla" and 150 < distances[0] < 260
+    assert distances == sorted(distances) and len(distances) == 3
+    assert client.get("/ogcapi/collections/places/nearest", {"point": "east"}).status_code == 400
+
+
+def test_stats_grouped_by_county_and_attribute(client):
+    by_county = {g["group"]: g["count"] for g in client.get("/ogcapi/collections/places/stats", {"group-by": "county"}).json()["groups"]}
+    assert by_county["652801"] == 1 and sum(by_county.values()) == 14
+    by_code = client.get("/ogcapi/collections/places/stats", {"group-by": "feature_code", "adcode": "650000"})
+    assert by_code.status_code == 400  # not a county or prefecture we hold
+    lakes = client.get("/ogcapi/collections/lakes/stats").json()["groups"][0]
+    # Bosten Lake alone is about 1,000 km²; 1 ha = 15 mu
+    assert 1.5e9 < lakes["area_m2"] < 3e9 and lakes["area_mu"] == pytest.approx(lakes["area_m2"] * 15 / 10_000, rel=1e-6)
+
+
+def test_items_within_an_administrative_unit(client):
+    data = client.get("/ogcapi/collections/places/items", {"adcode": "150300", "limit": 50}).json()
+    assert sorted(f["properties"]["county_name"] for f in data["features"]) == ["乌达区", "乌达区", "海勃湾区"]
+    assert client.get("/ogcapi/collections/places/items", {"adcode": "12"}).status_code == 400
