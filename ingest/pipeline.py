@@ -346,7 +346,8 @@ def _stage(t: Target, job: IngestJob, options: Options, report: Report):
         if len(keep):
             good = shapely.set_srid(_to_multi(outcome.geoms[keep], t.storage_type), srid)
             ewkb = shapely.to_wkb(good, include_srid=True)
-            values = [[outcome.attrs[c.name][i] for i in keep] for c in t.columns]
+            everything = len(keep) == n
+            values = [outcome.attrs[c.name] if everything else [outcome.attrs[c.name][i] for i in keep] for c in t.columns]
             fids = (batch.first_feature + keep).tolist()
             # fid = the feature's number in its source, so reports and the staged row agree.
             rows = ((g, *v, sheet, job.pk, f) for f, g, *v in zip(fids, ewkb, *values))

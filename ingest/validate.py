@@ -9,12 +9,19 @@ import numpy as np
 import shapely
 from shapely import GeometryType
 
+_CODE = {"Point": 1, "LineString": 2, "Polygon": 3}
 BASE_OF = {
     GeometryType.POINT: "Point", GeometryType.MULTIPOINT: "Point",
     GeometryType.LINESTRING: "LineString", GeometryType.MULTILINESTRING: "LineString",
     GeometryType.LINEARRING: "LineString",
     GeometryType.POLYGON: "Polygon", GeometryType.MULTIPOLYGON: "Polygon",
 }
+
+
+# shapely type id -> base type code (0: none of ours, e.g. a GeometryCollection or missing)
+_BASE_CODE = np.zeros(16, dtype=np.int8)
+for _type, _name in BASE_OF.items():
+    _BASE_CODE[int(_type)] = _CODE[_name]
 
 
 @dataclass
@@ -36,7 +43,7 @@ class Outcome:
 
 
 def _base(geom) -> str | None:
-    return BASE_OF.get(shapely.get_type_id(geom))
+    return BASE_OF.get(int(shapely.get_type_id(geom)))
 
 
 def _coerce(value, column_type: str):
@@ -115,19 +122,21 @@ def check_batch(
         else:
             refuse(i, f"invalid geometry ({reason}); repair would change its type to {fixed.geom_type}")
 
-    for i in np.flatnonzero(keep):
+    # Type and region checks run on whole arrays; only the refused features are visited.
+    kinds = _BASE_CODE[np.clip(shapely.get_type_id(geoms), 0, len(_BASE_CODE) - 1)]
+    for i in np.flatnonzero(keep & (kinds != _CODE[target_base])):
         i = int(i)
-        base = _base(geoms[i])
-        if base != target_base:
-            refuse(i, f"wrong geometry type {geoms[i].geom_type} for a {target_base} layer")
+        refuse(i, f"wrong geometry type {geoms[i].geom_type} for a {target_base} layer")
 
     if region_boxes:
         bounds = shapely.bounds(geoms)
-        for i in np.flatnonzero(keep):
+        inside = np.zeros(n, dtype=bool)
+        for bx0, by0, bx1, by1 in region_boxes:
+            inside |= (bounds[:, 0] >= bx0) & (bounds[:, 2] <= bx1) & (bounds[:, 1] >= by0) & (bounds[:, 3] <= by1)
+        for i in np.flatnonzero(keep & ~inside):
             i = int(i)
             x0, y0, x1, y1 = bounds[i]
-            if not any(bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1 for bx0, by0, bx1, by1 in region_boxes):
-                refuse(i, f"outside the region (bounds {x0:.5f}, {y0:.5f}, {x1:.5f}, {y1:.5f}; wrong CRS or zone?)")
+            refuse(i, f"outside the region (bounds {x0:.5f}, {y0:.5f}, {x1:.5f}, {y1:.5f}; wrong CRS or zone?)")
 
     coerced: dict[str, list] = {}
     for column in columns:

@@ -9,4 +9,7 @@ from .models import Layer
 def drop_layer_table(sender, instance: Layer, **kwargs):
     # Same transaction as the catalog row: a rolled-back delete keeps its table.
     if instance.table_name:
+        from .versions import history_table
+
         storage.drop_table(instance.table_name)
+        storage.drop_table(history_table(instance.table_name))
