@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",  # background jobs in PostgreSQL: no other broker
     "layers",
     "ingest",
+    "tiles",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("ingest/", include("ingest.urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
+    path("vt/", include("tiles.urls")),
     path("", include("layers.urls")),
 ]

@@ -1,0 +1,117 @@
+"""Mapbox Vector Tiles from the layer tables with ST_AsMVT.
+
+Cost grows with the features in a tile, so low zooms (≤ OVERVIEW_ZOOM) read a generalised
+overview table built once per data version (points snapped into clusters with a count,
+lines and polygons simplified and sub-pixel ones left out), never the whole layer.
+"""
+
+import re
+
+from django.db import connection
+from psycopg import sql
+
+from layers import storage
+from layers.models import Layer
+
+from .grid import pixel_metres
+
+OVERVIEW_ZOOM = 10  # tiles at this zoom and below come from the overview
+EXTENT = 4096
+BUFFER = 64
+LABEL_FIELDS = re.compile(r"(name|title|名称|名字|标题|adcode|code|type|class|kind|类型|类别|level|等级)", re.I)
+DETAIL_ZOOM = 12  # below it, only label-like attributes travel
+
+
+def reach_degrees(z: int) -> float:
+    """How far (degrees, generously) a change can show beyond its own extent in a tile at z:
+    the MVT buffer, plus at overview zooms the cluster cell a point is merged into."""
+    metres = pixel_metres(z) * 256 * BUFFER / EXTENT
+    if z <= OVERVIEW_ZOOM:
+        metres += pixel_metres(OVERVIEW_ZOOM) * 4
+    return metres / 111_320 * 2  # a degree of longitude at 60°N is half of one at the equator
+
+
+def overview_table(layer: Layer) -> str:
+    return f"{layer.table_name[:40]}__vt{layer.data_version}"
+
+
+def _columns(layer: Layer, z: int) -> list[str]:
+    names = [c.name for c in storage.columns_of(layer.table_name)]
+    return names if z >= DETAIL_ZOOM else [n for n in names if LABEL_FIELDS.search(n)]
+
+
+def ensure_overview(layer: Layer) -> str:
+    """The overview table of the layer's current data version (built under an advisory lock
+    so concurrent first requests build it once); older versions' overviews are dropped."""
+    table = overview_table(layer)
+    if storage.table_exists(table):
+        return table
+    cell = pixel_metres(OVERVIEW_ZOOM) * 4  # a 4-pixel grid at the overview zoom
+    keep = [sql.Identifier(c) for c in _columns(layer, 0)]
+    cur = connection.cursor().cursor
+    cur.execute("SELECT pg_advisory_lock(3857, %s)", [layer.pk])
+    try:
+        if storage.table_exists(table):
+            return table
+        source = storage.qualified(layer.table_name)
+        target = storage.qualified(table)
+        if layer.geometry_type == "MultiPoint":
+            # One point per occupied grid cell, carrying how many it stands for and one name.
+            attrs = sql.SQL("").join(sql.SQL(", (array_agg({c}))[1] AS {c}").format(c=c) for c in keep)
+            cur.execute(sql.SQL(
+                """CREATE TABLE {target} AS
+                   SELECT ST_Transform(ST_Centroid(ST_Collect(g3857)), 4490) AS geom, count(*)::bigint AS point_count {attrs}
+                   FROM (SELECT t.*, ST_SnapToGrid(ST_Transform(ST_GeometryN(t.geom, 1), 3857), %s) AS cell,
+                                ST_Transform(ST_GeometryN(t.geom, 1), 3857) AS g3857 FROM {source} t) s
+                   GROUP BY cell"""
+            ).format(target=target, source=source, attrs=attrs), [cell])
+        else:
+            # Simplified to a pixel of the overview zoom; features smaller than a pixel left out.
+            attrs = sql.SQL("").join(sql.SQL(", t.{c}").format(c=c) for c in keep)
+            tolerance = pixel_metres(OVERVIEW_ZOOM) / 111_320  # degrees
+            cur.execute(sql.SQL(
+                """CREATE TABLE {target} AS
+                   SELECT ST_SimplifyPreserveTopology(t.geom, %s) AS geom {attrs} FROM {source} t
+                   WHERE greatest(ST_XMax(t.geom) - ST_XMin(t.geom), ST_YMax(t.geom) - ST_YMin(t.geom)) >= %s"""
+            ).format(target=target, source=source, attrs=attrs), [tolerance, tolerance])
+        cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(target))
+        cur.execute(sql.SQL("ANALYZE {}").format(target))
+        drop_overviews(layer, keep_current=True)
+    finally:
+        cur.execute("SELECT pg_advisory_unlock(3857, %s)", [layer.pk])
+    return table
+
+
+def drop_overviews(layer: Layer, keep_current: bool = False) -> None:
+    cur = connection.cursor().cursor
+    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+                [storage.schema(), f"{layer.table_name[:40]}\\_\\_vt%"])
+    for (name,) in cur.fetchall():
+        if not (keep_current and name == overview_table(layer)):
+            storage.drop_table(name)
+
+
+def render(layer: Layer, z: int, x: int, y: int) -> bytes:
+    """The tile as MVT bytes (empty bytes when no feature touches it)."""
+    overview = z <= OVERVIEW_ZOOM
+    table = ensure_overview(layer) if overview else layer.table_name
+    columns = _columns(layer, z)
+    if overview and layer.geometry_type == "MultiPoint":
+        columns = ["point_count", *columns]
+    attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in columns)
+    fid = sql.SQL(", t.fid") if not overview else sql.SQL("")
+    # Polygons and lines are simplified to a pixel as they are clipped; points pass untouched.
+    query = sql.SQL(
+        """WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS e)
+           SELECT ST_AsMVT(m.*, %(name)s, {extent}, 'geom'{fid_name}) FROM (
+             SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.e, {extent}, {buffer}, true) AS geom {fid} {attrs}
+             FROM {table} t, env
+             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490)) m
+           WHERE m.geom IS NOT NULL"""
+    ).format(extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), fid=fid, attrs=attrs, table=storage.qualified(table),
+             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""))
+    cur = connection.cursor().cursor
+    margin = pixel_metres(z) * BUFFER / 16  # the MVT buffer, in metres at this zoom
+    cur.execute(query, {"z": z, "x": x, "y": y, "name": layer.slug, "margin": margin})
+    data = cur.fetchone()[0]
+    return bytes(data) if data else b""
