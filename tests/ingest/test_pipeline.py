@@ -197,3 +197,18 @@ def test_sheet_currency_reports_each_sheet_with_its_survey_date(tmp_path):
     rows = {r["sheet"]: r for r in sheet_currency("currency")}
     assert rows["4622.00-429.25"]["survey_date"] == "2021-05-01" and rows["4622.00-429.25"]["source"] == "巴州测绘院"
     assert rows["4622.00-429.50"]["survey_date"] == "2024-06-01" and rows["4622.00-429.50"]["features"] == 2
+
+
+@pytest.mark.parametrize("epsg, datum", [(2374, "Xi'an 1980"), (2426, "Beijing 1954")])
+def test_legacy_datums_need_explicit_parameters_and_are_never_shifted_silently(tmp_path, epsg, datum):
+    e, n = GK87.transform(*KORLA)
+    path = write_points(tmp_path / f"legacy{epsg}.gpkg", np.array([[e, n]]), {"k": np.array([1])}, crs=f"EPSG:{epsg}")
+    with pytest.raises(InvalidInput, match="towgs84"):
+        load(path, layer=f"legacy-{epsg}", title_zh="x")
+    assert not Layer.objects.filter(slug=f"legacy-{epsg}").exists()
+    # With (invented, illustrative) shift parameters the load goes through and the shift shows.
+    load(path, layer=f"legacy-{epsg}", title_zh="x", towgs84="-100,-60,-20")
+    lon, lat = rows(f"legacy-{epsg}", "ST_X(ST_GeometryN(geom, 1)), ST_Y(ST_GeometryN(geom, 1))")[0]
+    assert Layer.objects.get(slug=f"legacy-{epsg}").native_srid == epsg
+    moved_m = ((lon - KORLA[0]) * 83_000) ** 2 + ((lat - KORLA[1]) * 111_000) ** 2
+    assert 10 < moved_m ** 0.5 < 5_000  # shifted by the datum change, not left in place
