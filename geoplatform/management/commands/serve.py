@@ -19,8 +19,11 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, timeout, no_jobs, **options):
         self.stdout.write(self.style.SUCCESS(f"geoplatform serving at http://{host}:{port}/  (Ctrl-C stops)"))
         self.stdout.flush()
+        # Threaded workers: an idle browser connection (preconnect, slow upload) must not hold a
+        # whole worker, as it does with gunicorn's sync workers when no buffering proxy is in front.
         web = [sys.executable, "-m", "gunicorn", "geoplatform.wsgi:application", "--bind", f"{host}:{port}",
-               "--workers", str(workers), "--timeout", str(timeout), "--access-logfile", "-"]
+               "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+               "--timeout", str(timeout), "--access-logfile", "-"]
         children = [subprocess.Popen(web)]
         if not no_jobs:
             children.append(subprocess.Popen([sys.executable, "-m", "geoplatform.cli", "worker"]))
