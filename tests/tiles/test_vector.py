@@ -106,3 +106,20 @@ def test_a_load_invalidates_exactly_the_tiles_it_touches(client, tmp_path, djang
     assert all(cached(u) for u in urls["wuhai"])  # untouched tiles stay cached
     names = [f["properties"]["name"] for f in decode(client.get(urls["korla"][1]))["places"]["features"]]
     assert "新村" in names  # no stale tile
+
+
+def test_seed_renders_the_extent_and_clear_empties_it(tile_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("tiles", "seed", "--layer", "places", "--zoom", "0-6", stdout=out)
+    assert "rendered" in out.getvalue()
+    files = list((tile_dir / "tiles" / "vt" / "public" / "places").rglob("*.pbf"))
+    assert len(files) >= 7 and {p.parts[-3] for p in files} == {str(z) for z in range(7)}
+    again = StringIO()
+    call_command("tiles", "seed", "--layer", "places", "--zoom", "0-6", stdout=again)
+    assert again.getvalue().strip().endswith(", 0 rendered")  # already cached
+    call_command("tiles", "clear", "--layer", "places", stdout=StringIO())
+    assert not list((tile_dir / "tiles" / "vt" / "public" / "places").rglob("*.pbf"))
