@@ -3,6 +3,8 @@
 DATABASE_URL            an external PostGIS server (default: the project-local cluster under .data/)
 GEOPLATFORM_PG_PORT     port of the project-local cluster (default 55432)
 GEOPLATFORM_DATA_DIR    where the local cluster, secret key, media and static files live (default ./.data)
+GEOPLATFORM_TILES_DIR   generated MapServer/MapProxy files and the tile caches (default DATA_DIR/tiles;
+                        shared storage when several servers run)
 GEOPLATFORM_DEBUG       1 for development error pages (default off)
 GEOPLATFORM_SECRET_KEY  overrides the generated key in .data/secret_key
 GEOPLATFORM_ALLOWED_HOSTS  comma-separated (default localhost names)
@@ -18,6 +20,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GEOPLATFORM_DATA_DIR", BASE_DIR / ".data"))
+TILES_DIR = Path(os.environ.get("GEOPLATFORM_TILES_DIR") or DATA_DIR / "tiles")
 
 DEBUG = os.environ.get("GEOPLATFORM_DEBUG", "") in {"1", "true", "yes"}
 

@@ -8,6 +8,7 @@ PACKAGES=(
   gdal-bin libgdal32 libgeos-c1v5 libproj25    # GeoDjango's C libraries and ogr2ogr
   gettext                                      # compilemessages for zh-Hans / en / ug
   fonts-noto-cjk fonts-noto-core               # CJK and Arabic-script (Uyghur) glyphs for rendering
+  mapserver-bin fontconfig                     # mapserv renders raster tiles for MapProxy; fc-match finds the CJK font
   chromium                                     # browser tests (Playwright drives Debian's Chromium)
   nodejs npm                                   # vendored JS map libraries
 )

@@ -86,7 +86,8 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         url_db = test_database_url()
     port = free_port()
-    env = os.environ | {"DATABASE_URL": url_db}
+    # Its own tiles directory: generated tile configuration and caches point at the test database.
+    env = os.environ | {"DATABASE_URL": url_db, "GEOPLATFORM_TILES_DIR": str(tmp_path_factory.mktemp("tiles"))}
     log = tmp_path_factory.mktemp("server") / "server.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "2", "--no-jobs"],

@@ -7,4 +7,7 @@ class TilesConfig(AppConfig):
     verbose_name = _("Tiles")
 
     def ready(self):
-        from . import invalidation  # noqa: F401  (listens for layer data changes)
+        from . import invalidation  # noqa: F401  (vector tiles follow layer data changes)
+        from .mapproxy import signals as mapproxy_signals
+
+        mapproxy_signals.connect()  # so do MapProxy's configuration and cache

@@ -1,4 +1,4 @@
-"""Vector tile cache on shared storage: DATA_DIR/tiles/vt/{public|private}/<layer>/<z>/<x>/<y>.pbf.
+"""Vector tile cache on shared storage: TILES_DIR/vt/{public|private}/<layer>/<z>/<x>/<y>.pbf.
 
 Public layers' tiles sit apart, so a static front (nginx) may serve that folder directly;
 private ones are only ever read by the app after the permission check. Empty tiles are
@@ -19,7 +19,7 @@ from .grid import MAX_ZOOM, tile_range
 
 
 def root() -> Path:
-    return Path(settings.DATA_DIR) / "tiles" / "vt"
+    return Path(settings.TILES_DIR) / "vt"
 
 
 def layer_dir(layer: Layer) -> Path:

@@ -20,7 +20,7 @@ KORLA = (86.15231, 41.76055)  # the GeoNames point of Korla in the sample
 
 @pytest.fixture(autouse=True)
 def tile_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
+    settings.TILES_DIR = tmp_path / "tiles"
     return tmp_path
 
 
