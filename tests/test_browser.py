@@ -52,6 +52,10 @@ def test_anonymous_visitor_sees_public_layers_on_the_map(server, page):
     assert PUBLIC in listed and INTERNAL not in listed and RESTRICTED not in listed
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     assert "县级行政区划" in page.content()
+    # the basemap comes from MapProxy/MapServer under /tiles/
+    page.wait_for_selector("img.leaflet-tile-loaded", timeout=30_000)
+    sizes = page.locator("img.leaflet-tile-loaded").evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.src])")
+    assert sizes and all(w == 256 and "/tiles/wmts/admin-counties/GLOBAL_WEBMERCATOR/" in src for w, src in sizes)
 
 
 def test_department_member_logs_in_and_sees_internal_and_restricted_layers(server, page):
