@@ -17,7 +17,7 @@ Platform commands:
   geoplatform ingest history|sheets --layer SLUG           a layer's loads; survey date per map sheet
   geoplatform ingest rollback JOB                          restore the layers a load touched
   geoplatform worker                                       run queued web uploads
-  geoplatform tiles seed --layer SLUG [--zoom 0-14] [--bbox …] | tiles clear --layer SLUG   vector tile cache
+  geoplatform tiles seed --layer SLUG [--zoom 0-14] [--bbox …] [--raster] | tiles clear --layer SLUG   tile caches
   geoplatform layers list [--as USER] [--json]             the layer catalog (what USER may see)
   geoplatform layers show SLUG                             one layer's metadata and grants
   geoplatform layers grant SLUG DEPARTMENT LEVEL           grant view/download/edit/manage

@@ -123,3 +123,17 @@ def test_seed_renders_the_extent_and_clear_empties_it(tile_dir):
     assert again.getvalue().strip().endswith(", 0 rendered")  # already cached
     call_command("tiles", "clear", "--layer", "places", stdout=StringIO())
     assert not list((tile_dir / "tiles" / "vt" / "public" / "places").rglob("*.pbf"))
+
+
+def test_raster_seed_fills_mapproxys_cache_for_public_layers_only(tile_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("tiles", "seed", "--layer", "lakes", "--raster", "--zoom", "0-3", "--grid", "GLOBAL_WEBMERCATOR", stdout=out)
+    tiles = list((tile_dir / "tiles" / "mapproxy" / "cache").glob("lakes_*/GLOBAL_WEBMERCATOR/*/*/*.png"))
+    assert tiles and {t.parts[-3] for t in tiles} == {"0", "1", "2", "3"}
+    with pytest.raises(CommandError, match="not public"):
+        call_command("tiles", "seed", "--layer", INTERNAL, "--raster", "--zoom", "0-1", stdout=StringIO())

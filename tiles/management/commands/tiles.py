@@ -19,6 +19,9 @@ class Command(BaseCommand):
         seed.add_argument("--zoom", default="0-14", help="a level or a range, e.g. 0-14")
         seed.add_argument("--bbox", help="lon0,lat0,lon1,lat1 (default: the layer's extent)")
         seed.add_argument("--force", action="store_true", help="render again even if cached")
+        seed.add_argument("--raster", action="store_true",
+                          help="seed MapProxy's raster tiles (public layers) instead of the vector tiles")
+        seed.add_argument("--grid", action="append", help="raster grid(s): GLOBAL_WEBMERCATOR, cgcs2000_c (default both)")
         clear = sub.add_parser("clear", help="remove a layer's cached tiles")
         clear.add_argument("--layer", required=True)
 
@@ -35,6 +38,16 @@ class Command(BaseCommand):
             raise CommandError("--zoom is N or N-M, --bbox is lon0,lat0,lon1,lat1", returncode=2) from None
         if bbox is None or len(bbox) != 4 or zooms.start < 0 or zooms.stop - 1 > MAX_ZOOM:
             raise CommandError("nothing to seed: give --bbox (and zooms 0–22)", returncode=2)
+        if o["raster"]:
+            from layers.errors import PlatformError
+            from tiles.mapproxy.seed import seed_layer
+
+            try:
+                where = seed_layer(layer, zooms, bbox, o["grid"])
+            except PlatformError as exc:
+                raise CommandError(str(exc), returncode=exc.exit_code) from exc
+            self.stdout.write(f"{layer.slug}: raster tiles of zooms {zooms.start}-{zooms.stop - 1} seeded into {where}")
+            return
         ranges = [(z, tile_range(bbox, z)) for z in zooms]
         total = sum((x1 - x0 + 1) * (y1 - y0 + 1) for _z, (x0, y0, x1, y1) in ranges)
         from tqdm import tqdm
