@@ -265,11 +265,11 @@ def main() -> int:
         """Delete the bench layers as an operator would; then make sure no table is left behind."""
         code, _out, err, _s, _m = run_child(
             [cli, "shell", "-c",
-             "from layers.models import Layer; Layer.objects.filter(slug__startswith='bench-').delete()"], env)
+             "from layers.models import Layer; Layer.objects.filter(slug__in=['bench-pts', 'bench-bld']).delete()"], env)
         if code != 0:
             raise RuntimeError(f"deleting the bench layers failed ({code}): {err.strip()}")
         for table in bench_tables():
-            if table.startswith("layer_bench_"):
+            if table.startswith(("layer_bench_pts", "layer_bench_bld")):
                 # Deleting a Layer drops its table (post_delete signal); anything else is a leak.
                 drop(table)
                 note = f"deleting the layer left data.{table} behind; the bench dropped it"

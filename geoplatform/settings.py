@@ -107,6 +107,9 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Web requests are many and short: parallel query workers only add start-up cost on small
+# machines (measured in bench/features.py). Loads and index builds are unaffected.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c max_parallel_workers_per_gather=0"
 # Separate test databases let two checkouts (or two suites) share one server.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GEOPLATFORM_TEST_DB_NAME") or None}
 

@@ -26,9 +26,7 @@ def nearest_sql(q: ItemsQuery, lon: float, lat: float, n: int) -> tuple[sql.Comp
                          ORDER BY t.geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4490) LIMIT %s) c) t
              ORDER BY d LIMIT %s) f"""
     ).format(geom=q._geometry(), props=props, table=storage.qualified(q.table), where=q._where())
-    # `to_jsonb(t)` would carry the helper column d: hide it with the other hidden names.
-    hidden = props_params[0] + ["d"]
-    return query, [hidden, lon, lat, *q.params, lon, lat, candidates, n]
+    return query, [*props_params, lon, lat, *q.params, lon, lat, candidates, n]
 
 
 def stats_sql(q: ItemsQuery, group_by: str | None) -> tuple[sql.Composable, list]:
