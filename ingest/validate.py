@@ -39,7 +39,6 @@ class Outcome:
     attrs: dict[str, list]  # Python values coerced to the column types (valid where keep)
     rejects: list[Reject] = field(default_factory=list)
     repaired: list[int] = field(default_factory=list)  # feature numbers
-    z_dropped: int = 0
 
 
 def _base(geom) -> str | None:
@@ -99,10 +98,6 @@ def check_batch(
         keep[i] = False
         rejects.append(Reject(first_feature + i, reason, geoms[i], {k: _plain(v[i]) for k, v in attrs.items()}))
 
-    # Z/M: storage is 2D (the pipeline counts dropped heights before transforming).
-    z_dropped = int(shapely.has_z(geoms).sum())
-    if z_dropped:
-        geoms = shapely.force_2d(geoms)
 
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
@@ -150,7 +145,7 @@ def check_batch(
                 refuse(i, f"attribute {column.name}: {reason}")
         coerced[column.name] = out
 
-    return Outcome(keep=keep, geoms=geoms, attrs=coerced, rejects=rejects, repaired=repaired, z_dropped=z_dropped)
+    return Outcome(keep=keep, geoms=geoms, attrs=coerced, rejects=rejects, repaired=repaired)
 
 
 def coerce_column(values: np.ndarray, column_type: str) -> tuple[list, dict[int, str]]:
