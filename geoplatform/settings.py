@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",  # background jobs in PostgreSQL: no other broker
     "layers",
     "ingest",
+    "ingest.poi",
     "tiles",
 ]
 
@@ -170,6 +171,18 @@ GEOPLATFORM = {
     "ADMIN_LAYERS": ["admin-counties", "admin-prefectures"],
     # Requests per minute per API token (a token's own `rate_limit` overrides it).
     "TOKEN_RATE_LIMIT": int(os.environ.get("GEOPLATFORM_TOKEN_RATE_LIMIT", "600")),
+    # Points of interest (ingest/poi, docs/poi.md): the layer change sets apply to, its owner
+    # department (whose members review), and the checks' thresholds.
+    "POI": {
+        "LAYER": "poi",
+        "TITLE_ZH": "兴趣点",
+        "TITLE_EN": "Points of interest",
+        "DEPARTMENT": "wlj",
+        "ACCESS": "public",
+        "DUPLICATE_DISTANCE_M": 150,  # candidates for "same place" within this distance
+        "OFFSET_MIN_MATCHES": 5,  # matched POIs needed before judging a batch offset
+        "STALE_DAYS": 365,  # unverified for longer than this: stale
+    },
 }
 
 # Uploads live on storage every web server and worker shares (MEDIA_ROOT: NFS or similar).

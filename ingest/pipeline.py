@@ -239,6 +239,9 @@ def _target_slugs(base: str, sources: list[SourceLayer]) -> list[str]:
 
 
 def _plan(source: SourceLayer, slug: str, options: Options, fan_out: bool, path: Path) -> Target:
+    if slug == settings.GEOPLATFORM["POI"]["LAYER"]:
+        raise InvalidInput(f"layer {slug!r} holds the points of interest, kept through reviewed change sets: "
+                           "use `geoplatform poi submit`")
     layer = Layer.objects.filter(slug=slug).first()
     if layer is None and options.mode != IngestJob.Mode.CREATE and not fan_out:
         raise InvalidInput(f"layer {slug!r} does not exist; load it first with --mode create")

@@ -25,3 +25,9 @@ class Conflict(PlatformError):
     http_status = 409
     exit_code = 2
     code = "Conflict"
+
+
+class Forbidden(PlatformError):
+    http_status = 403
+    exit_code = 2
+    code = "Forbidden"

@@ -12,6 +12,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ingest import pipeline
+from ingest.poi import apply as poi_apply
+from ingest.poi import changesets as poi_changesets
+from ingest.poi.models import ChangeSet
 from layers.models import Department, Grant, Layer, Permission
 
 SAMPLE_DIR = Path(settings.BASE_DIR) / "sample_data"
@@ -23,7 +26,8 @@ DEPARTMENTS = [
     ("nyncj", "农业农村局", "Agriculture and Rural Affairs Bureau"),
 ]
 # username, department, superuser
-USERS = [("admin", None, True), ("surveyor", "zrzy", False), ("tourism", "wlj", False), ("statistics", "tjj", False)]
+USERS = [("admin", None, True), ("surveyor", "zrzy", False), ("tourism", "wlj", False), ("statistics", "tjj", False),
+         ("collector", "wlj", False)]
 
 
 class Command(BaseCommand):
@@ -80,10 +84,29 @@ class Command(BaseCommand):
                 Grant.objects.get_or_create(
                     layer=layer, department=Department.objects.get(code="tjj"), defaults={"permission": Permission.VIEW}
                 )
+        self._pois()
         self.stdout.write(
-            f"demo accounts: admin (superuser), surveyor (自然资源局), tourism (文旅局), statistics (统计局); "
+            f"demo accounts: admin (superuser), surveyor (自然资源局), tourism (文旅局, reviews POIs), "
+            f"collector (文旅局, submits POIs), statistics (统计局); "
             f"password in {self._password_file()}: {password}"
         )
+
+    def _pois(self) -> None:
+        """The sample tourism POIs as an applied change set (collector submits, tourism reviews), and
+        a batch copied from a consumer map (GCJ-02) waiting in review, once."""
+        if ChangeSet.objects.exists():
+            return
+        User = get_user_model()
+        collector, reviewer = User.objects.get(username="collector"), User.objects.get(username="tourism")
+        poi_dir = SAMPLE_DIR / "poi"
+        cs = poi_changesets.submit(poi_dir / "tourism_pois.csv", collector, crs="WGS84",
+                                   note="sample data (approximate positions)").changeset
+        poi_changesets.approve(cs.pk, reviewer, rows_=list(cs.items.values_list("row", flat=True)))
+        poi_apply.apply(cs.pk, reviewer)
+        self.stdout.write(f"loaded poi: {cs.items.count()} sample POIs (change set {cs.pk})")
+        pending = poi_changesets.submit(poi_dir / "gcj02_batch.csv", collector, crs="GCJ02",
+                                        note="copied from a consumer web map (GCJ-02)").changeset
+        self.stdout.write(f"POI change set {pending.pk} ({pending.items.count()} items, GCJ-02) waits for review")
 
     def _password_file(self) -> Path:
         return Path(settings.DATA_DIR) / "demo-password"
