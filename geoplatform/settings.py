@@ -174,10 +174,10 @@ GEOPLATFORM = {
     # Points of interest (ingest/poi, docs/poi.md): the layer change sets apply to, its owner
     # department (whose members review), and the checks' thresholds.
     "POI": {
-        "LAYER": "poi",
+        "LAYER": os.environ.get("GEOPLATFORM_POI_LAYER", "poi"),
         "TITLE_ZH": "兴趣点",
         "TITLE_EN": "Points of interest",
-        "DEPARTMENT": "wlj",
+        "DEPARTMENT": os.environ.get("GEOPLATFORM_POI_DEPARTMENT", "wlj"),
         "ACCESS": "public",
         "DUPLICATE_DISTANCE_M": 150,  # candidates for "same place" within this distance
         "OFFSET_MIN_MATCHES": 5,  # matched POIs needed before judging a batch offset

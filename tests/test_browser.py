@@ -13,7 +13,7 @@ from .conftest import INTERNAL, PUBLIC, RESTRICTED
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
-PUBLIC_SLUGS = "admin-counties,admin-prefectures,lakes,places"
+PUBLIC_SLUGS = "admin-counties,admin-prefectures,lakes,places,poi"
 
 
 @pytest.fixture(scope="module")

@@ -146,10 +146,15 @@ def revert(changeset_id: int, user, *, skip_conflicts: bool = False) -> ChangeSe
         if cs.status != ChangeSet.Status.APPLIED:
             raise Conflict(f"change set {cs.pk} is {cs.status}; only applied change sets can be reverted")
         mine = {v.poi_id: v for v in PoiVersion.objects.filter(changeset=cs)}
-        latest = {}
-        for v in (PoiVersion.objects.filter(poi_id__in=list(mine)).order_by("poi_id", "-version")
-                  .distinct("poi_id").select_related("changeset")):
-            latest[v.poi_id] = v
+        # Set-based: the latest version of each POI and the one before this change set's.
+        latest = {v.poi_id: v for v in PoiVersion.objects.raw(
+            """SELECT DISTINCT ON (p.poi_id) p.* FROM poi_poiversion p
+               WHERE p.poi_id IN (SELECT poi_id FROM poi_poiversion WHERE changeset_id = %s)
+               ORDER BY p.poi_id, p.version DESC""", [cs.pk])}
+        previous = {v.poi_id: v for v in PoiVersion.objects.raw(
+            """SELECT DISTINCT ON (p.poi_id) p.* FROM poi_poiversion p
+               JOIN poi_poiversion m ON m.poi_id = p.poi_id AND m.changeset_id = %s AND p.version < m.version
+               ORDER BY p.poi_id, p.version DESC""", [cs.pk])}
         conflicts, states = [], []
         for poi_id, v in sorted(mine.items()):
             last = latest[poi_id]
@@ -161,7 +166,7 @@ def revert(changeset_id: int, user, *, skip_conflicts: bool = False) -> ChangeSe
                                   "where": f"POI {poi_id} ({(v.data or {}).get('name') or ''})",
                                   "reason": f"changed again by change set(s) {', '.join(map(str, later))}"})
                 continue
-            prev = PoiVersion.objects.filter(poi_id=poi_id, version__lt=v.version).order_by("-version").first()
+            prev = previous.get(poi_id)
             if prev is None or prev.deleted:
                 states.append(State(poi_id, last.version + 1, Op.DELETE, True, _derive(v.data), *_lonlat(v)))
             else:

@@ -60,10 +60,11 @@ def _rows(as_of: dt.datetime | None) -> Iterator[dict]:
     else:
         statement = sql.SQL(
             """SELECT poi_id, version, {cols}, ST_X(geom), ST_Y(geom) FROM (
-                   SELECT DISTINCT ON (poi_id) * FROM poi_poiversion WHERE valid_from < %s
-                   ORDER BY poi_id, version DESC) v WHERE NOT deleted ORDER BY poi_id"""
+                   SELECT DISTINCT ON (poi_id) pv.* FROM poi_poiversion pv
+                   JOIN poi_changeset c ON c.id = pv.changeset_id AND c.layer_slug = %s
+                   WHERE pv.valid_from < %s ORDER BY poi_id, version DESC) v WHERE NOT deleted ORDER BY poi_id"""
         ).format(cols=sql.SQL(", ").join(sql.SQL("v.data->>{}").format(sql.Literal(a)) for a in store.ATTRIBUTES))
-        params = [as_of]
+        params = [store.layer_slug(), as_of]
     with connection.cursor() as django_cur:
         cur = django_cur.cursor
         # A named (server-side) cursor would need its own transaction; the table is bounded, batches keep memory flat.
