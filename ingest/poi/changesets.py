@@ -31,6 +31,7 @@ from .validate import REASONS, Proposal, Refusal, check_row, in_region
 
 _GEOD = Geod(ellps="GRS80")
 OFFSET_MATCH_M = 1000  # same name within this distance: the same place, for the offset check
+TRIGRAM_PREFILTER = 0.15  # pg_trgm similarity below which two names cannot be alike (see _checks)
 
 
 class RejectedSubmission(InvalidInput):
@@ -170,27 +171,30 @@ def _checks(cs: ChangeSet, proposals: list[Proposal], existing: dict) -> tuple[i
             copy.write_row([p.row, str(p.op), p.poi_id, key, f"SRID=4490;POINT({p.lon!r} {p.lat!r})"])
     cur.execute("CREATE INDEX ON _poi_batch USING gist (geom)")
     cur.execute("ANALYZE _poi_batch")
-    # Degrees of longitude per metre at the region's highest latitude (44°N), with a margin:
-    # the box prefilter uses the GiST index, the geography test is exact on the ellipsoid.
-    deg = metres / 70000.0
+    # The GiST index finds the points in a box of ± the distance (converted at each point's
+    # latitude); pg_trgm drops pairs whose names share almost nothing (a necessary condition for
+    # the similarity below: even 天山 vs 天山风景名胜区 shares 0.2); the sphere distance decides.
+    near = sql.SQL(
+        """{a}.geom && ST_Expand({b}.geom, %(m)s / (111320 * cos(radians(ST_Y({b}.geom)))), %(m)s / 110574.0)
+           AND similarity({a}.name_key, {b}.name_key) >= %(trgm)s
+           AND ST_DWithin({b}.geom::geography, {a}.geom::geography, %(m)s, false)""")
+    params = {"m": metres, "trgm": TRIGRAM_PREFILTER}
     found: dict[int, list] = {}
     cur.execute(sql.SQL(
-        """SELECT b.row, p.poi_id, p.name, p.name_key, ST_Distance(b.geom::geography, p.geom::geography)
-           FROM _poi_batch b JOIN {t} p ON p.geom && ST_Expand(b.geom, %(deg)s)
-                AND ST_DWithin(b.geom::geography, p.geom::geography, %(m)s)
-           WHERE b.op = 'add'"""
-    ).format(t=store.qualified()), {"deg": deg, "m": metres})
+        """SELECT b.row, p.poi_id, p.name, p.name_key, ST_Distance(b.geom::geography, p.geom::geography, false)
+           FROM _poi_batch b JOIN {t} p ON {near} WHERE b.op = 'add'"""
+    ).format(t=store.qualified(), near=near.format(a=sql.Identifier("p"), b=sql.Identifier("b"))), params)
     key_of = {p.row: k for p, k in zip(located, keys)}
     for row, poi_id, pname, pkey, dist in cur.fetchall():
         score = key_similarity(key_of[row], pkey or "")
         if score >= DUPLICATE_THRESHOLD:
             found.setdefault(row, []).append({"poi_id": poi_id, "name": pname, "distance_m": round(dist, 1),
                                               "similarity": round(score, 2)})
-    cur.execute(
-        """SELECT b2.row, b1.row, ST_Distance(b1.geom::geography, b2.geom::geography)
-           FROM _poi_batch b1 JOIN _poi_batch b2 ON b1.row < b2.row AND b2.geom && ST_Expand(b1.geom, %(deg)s)
-                AND ST_DWithin(b1.geom::geography, b2.geom::geography, %(m)s)
-           WHERE b1.op = 'add' AND b2.op = 'add'""", {"deg": deg, "m": metres})
+    cur.execute(sql.SQL(
+        """SELECT b2.row, b1.row, ST_Distance(b1.geom::geography, b2.geom::geography, false)
+           FROM _poi_batch b1 JOIN _poi_batch b2 ON b1.row < b2.row AND {near}
+           WHERE b1.op = 'add' AND b2.op = 'add'"""
+    ).format(near=near.format(a=sql.Identifier("b2"), b=sql.Identifier("b1"))), params)
     name_of = {p.row: p.data.get("name") for p in located}
     for row, other, dist in cur.fetchall():
         score = key_similarity(key_of[row], key_of[other])
