@@ -169,16 +169,20 @@ def _checks(cs: ChangeSet, proposals: list[Proposal], existing: dict) -> tuple[i
     with cur.copy("COPY _poi_batch (row, op, poi_id, name_key, geom) FROM STDIN") as copy:
         for p, key in zip(located, keys):
             copy.write_row([p.row, str(p.op), p.poi_id, key, f"SRID=4490;POINT({p.lon!r} {p.lat!r})"])
-    cur.execute("CREATE INDEX ON _poi_batch USING gist (geom)")
+    cur.execute("CREATE INDEX ON _poi_batch USING gist (geom, name_key gist_trgm_ops)")
     cur.execute("ANALYZE _poi_batch")
-    # The GiST index finds the points in a box of ± the distance (converted at each point's
-    # latitude); pg_trgm drops pairs whose names share almost nothing (a necessary condition for
-    # the similarity below: even 天山 vs 天山风景名胜区 shares 0.2); the sphere distance decides.
+    # `%` (pg_trgm) reads its threshold from the session; LOCAL ends with this transaction.
+    cur.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true), set_config('jit', 'off', true)",
+                [str(TRIGRAM_PREFILTER)])
+    # One GiST index on (geom, name_key trigrams) answers both conditions while scanning: points
+    # in a box of ± the distance (converted at each point's latitude) whose names share enough
+    # trigrams (a necessary condition for the similarity below: even 天山 vs 天山风景名胜区 shares
+    # 0.2), so only likely pairs are read from the table; the sphere distance then decides.
     near = sql.SQL(
         """{a}.geom && ST_Expand({b}.geom, %(m)s / (111320 * cos(radians(ST_Y({b}.geom)))), %(m)s / 110574.0)
-           AND similarity({a}.name_key, {b}.name_key) >= %(trgm)s
+           AND {a}.name_key %% {b}.name_key
            AND ST_DWithin({b}.geom::geography, {a}.geom::geography, %(m)s, false)""")
-    params = {"m": metres, "trgm": TRIGRAM_PREFILTER}
+    params = {"m": metres}
     found: dict[int, list] = {}
     cur.execute(sql.SQL(
         """SELECT b.row, p.poi_id, p.name, p.name_key, ST_Distance(b.geom::geography, p.geom::geography, false)

@@ -80,6 +80,9 @@ def ensure_layer() -> Layer:
         cur.execute(sql.SQL("CREATE UNIQUE INDEX {} ON {} (poi_id)").format(sql.Identifier(f"{name}_poi_id"), qualified()))
         cur.execute(sql.SQL("CREATE INDEX {} ON {} (name_key)").format(sql.Identifier(f"{name}_name_key"), qualified()))
         storage.create_spatial_index(name)
+        # Duplicate checks look for similar names near a point in one index scan (changesets._checks).
+        cur.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom, name_key gist_trgm_ops)").format(
+            sql.Identifier(f"{name}_geom_name"), qualified()))
         owner = Department.objects.filter(code=cfg["DEPARTMENT"]).first()
         return Layer.objects.create(
             slug=layer_slug(), title_zh=cfg["TITLE_ZH"], title_en=cfg["TITLE_EN"], kind=Layer.Kind.VECTOR,

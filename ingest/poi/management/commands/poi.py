@@ -5,7 +5,6 @@ POI and why), 1 internal error.
 """
 
 import json
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -195,15 +194,14 @@ class Command(BaseCommand):
 
     def do_export(self, format, as_of, output, **_):
         moment = history.parse_moment(as_of) if as_of else None
-        out = output.open("wb") if output else sys.stdout.buffer
-        try:
-            for chunk in history.export(format, moment):
-                out.write(chunk)
-        finally:
-            if output:
-                out.close()
-            else:
-                out.flush()
+        chunks = history.export(format, moment)
+        if output:
+            with output.open("wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+        else:
+            for chunk in chunks:
+                self.stdout.write(chunk.decode(), ending="")
 
     def do_currency(self, stale_days, csv, json, **_):
         rep = currency.report(stale_days)
