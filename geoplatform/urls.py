@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ingest/", include("ingest.urls")),
+    path("poi/", include("ingest.poi.urls")),
+    path("api/poi/", include("ingest.poi.api_urls")),
     path("ogcapi/", include("layers.ogcapi.urls")),
     path("vt/", include("tiles.urls")),
     path("", include("layers.urls")),

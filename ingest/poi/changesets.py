@@ -42,6 +42,8 @@ class RejectedSubmission(InvalidInput):
         super().__init__(f"{name}: {len(refusals)} of {total} rows refused (at most {max_invalid} allowed); "
                          "nothing submitted\n" + "\n".join(lines))
         self.refusals = refusals
+        self.max_invalid = max_invalid
+        self.total = total
 
 
 @dataclass
@@ -229,11 +231,12 @@ def _offset_check(cs: ChangeSet, located: list[Proposal], existing: dict, cur) -
         if p.op == Op.UPDATE and now is not None and now["lon"] is not None:
             pairs[p.row] = (now["lon"], now["lat"])
     cur.execute(sql.SQL(
+        # Joined on the name (a hash join over the table beats 1 km boxes in dense towns).
         """SELECT DISTINCT ON (b.row) b.row, ST_X(ST_GeometryN(p.geom, 1)), ST_Y(ST_GeometryN(p.geom, 1))
            FROM _poi_batch b JOIN {t} p ON p.name_key = b.name_key AND b.name_key <> ''
-                AND p.geom && ST_Expand(b.geom, %(deg)s) AND ST_DWithin(b.geom::geography, p.geom::geography, %(m)s)
+                AND ST_DWithin(b.geom::geography, p.geom::geography, %(m)s, false)
            WHERE b.op = 'add' ORDER BY b.row, ST_Distance(b.geom, p.geom)"""
-    ).format(t=store.qualified()), {"deg": OFFSET_MATCH_M / 70000.0, "m": OFFSET_MATCH_M})
+    ).format(t=store.qualified()), {"m": OFFSET_MATCH_M})
     for row, x, y in cur.fetchall():
         pairs.setdefault(row, (x, y))
     if len(pairs) < store.config()["OFFSET_MIN_MATCHES"]:
