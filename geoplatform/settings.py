@@ -3,6 +3,7 @@
 DATABASE_URL            an external PostGIS server (default: the project-local cluster under .data/)
 GEOPLATFORM_PG_PORT     port of the project-local cluster (default 55432)
 GEOPLATFORM_DATA_DIR    where the local cluster, secret key, media and static files live (default ./.data)
+GEOPLATFORM_RASTER_DIR  raster layers' COG files (default DATA_DIR/rasters; shared storage)
 GEOPLATFORM_TILES_DIR   generated MapServer/MapProxy files and the tile caches (default DATA_DIR/tiles;
                         shared storage when several servers run)
 GEOPLATFORM_DEBUG       1 for development error pages (default off)
@@ -21,6 +22,8 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("GEOPLATFORM_DATA_DIR", BASE_DIR / ".data"))
 TILES_DIR = Path(os.environ.get("GEOPLATFORM_TILES_DIR") or DATA_DIR / "tiles")
+# Raster layers' Cloud-Optimised GeoTIFFs: storage every web server, worker and renderer shares.
+RASTER_DIR = Path(os.environ.get("GEOPLATFORM_RASTER_DIR") or DATA_DIR / "rasters")
 
 DEBUG = os.environ.get("GEOPLATFORM_DEBUG", "") in {"1", "true", "yes"}
 

@@ -493,6 +493,10 @@ def rollback(job_id: int, user=None) -> IngestJob:
         raise InvalidInput(f"no ingest job {job_id}") from None
     if job.status != IngestJob.Status.SUCCEEDED or job.params.get("dry_run"):
         raise Conflict(f"job {job_id} is {job.status}; only a successful load can be rolled back")
+    if job.params.get("raster"):
+        from .raster import pipeline as raster_pipeline  # noqa: PLC0415 (rasterio only when needed)
+
+        return raster_pipeline.rollback(job, user)
     with transaction.atomic():
         extent = None
         for slug in job.layers_touched:

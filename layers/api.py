@@ -98,3 +98,63 @@ def health(request):
         cur.execute("SELECT postgis_lib_version()")
         postgis = cur.fetchone()[0]
     return JsonResponse({"status": "ok", "postgis": postgis})
+
+
+def _bad(description: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"code": "InvalidParameterValue", "description": description}, status=status)
+
+
+def _dem(request) -> tuple[Layer, "object"]:
+    from . import rasters
+
+    layer = _visible_layer(request, request.GET.get("layer", ""))
+    version = rasters.current(layer) if layer.kind == Layer.Kind.RASTER else None
+    if version is None or version.kind != "dem":
+        raise Http404("not an elevation model")
+    return layer, version
+
+
+@require_GET
+def elevation(request):
+    """`?layer=SLUG&lon=&lat=` (CGCS2000 degrees) → the DEM's height there, bilinear, in metres."""
+    from . import rasters
+
+    layer, version = _dem(request)
+    try:
+        lon, lat = float(request.GET["lon"]), float(request.GET["lat"])
+    except (KeyError, ValueError):
+        return _bad("lon and lat are required, in decimal degrees (CGCS2000)")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return _bad("lon/lat out of range")
+    (height,) = rasters.sample(version, [lon], [lat])
+    if layer.access != Access.PUBLIC:
+        audit.record(request.user, "layer.read", layer, via=getattr(request, "auth_via", "web"),
+                     endpoint="elevation", lon=lon, lat=lat)
+    data = {"layer": layer.slug, "lon": lon, "lat": lat, "crs": "EPSG:4490",
+            "elevation": None if height is None else round(height, 3), "unit": "m",
+            "interpolation": "bilinear", "version": version.pk}
+    return _private(JsonResponse(data), request)
+
+
+@require_GET
+def elevation_profile(request):
+    """`?layer=SLUG&line=lon lat,lon lat,…&samples=N` → heights along the line."""
+    from . import rasters
+    from .errors import InvalidInput
+
+    layer, version = _dem(request)
+    try:
+        line = [tuple(float(v) for v in p.split()) for p in request.GET.get("line", "").split(",") if p.strip()]
+        if any(len(p) != 2 for p in line):
+            raise ValueError
+        samples = int(request.GET.get("samples", "100"))
+    except ValueError:
+        return _bad("line is `lon lat,lon lat,…` in CGCS2000 degrees; samples an integer")
+    try:
+        data = rasters.profile(version, line, samples)
+    except InvalidInput as e:
+        return _bad(str(e))
+    if layer.access != Access.PUBLIC:
+        audit.record(request.user, "layer.read", layer, via=getattr(request, "auth_via", "web"),
+                     endpoint="elevation.profile", points=len(line), samples=samples)
+    return _private(JsonResponse({"layer": layer.slug, "crs": "EPSG:4490", "unit": "m"} | data), request)

@@ -24,4 +24,6 @@ def announce(layer: Layer, bbox: tuple | None, job: int | None = None) -> None:
     payload = {"layer": layer.slug, "version": layer.data_version, "bbox": list(bbox) if bbox else None, "job": job}
     with connection.cursor() as cur:
         cur.execute("SELECT pg_notify(%s, %s)", [CHANNEL, json.dumps(payload)])
-    transaction.on_commit(lambda: layer_data_changed.send(sender=Layer, layer=layer, bbox=bbox, job=job))
+    # robust: the change has committed; a failing cache listener is logged, it does not undo it.
+    transaction.on_commit(lambda: layer_data_changed.send(sender=Layer, layer=layer, bbox=bbox, job=job),
+                          robust=True)

@@ -182,3 +182,49 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.layer_slug}"
+
+
+class RasterVersion(models.Model):
+    """One stored version of a raster layer: a Cloud-Optimised GeoTIFF on shared storage
+    (`settings.RASTER_DIR`), in the data's native CRS. The current one has `retired_at` unset;
+    older ones stay until removed, so a load can be rolled back."""
+
+    class Kind(models.TextChoices):
+        DOM = "dom", _("orthophoto (DOM)")
+        DEM = "dem", _("elevation model (DEM)")
+        DRG = "drg", _("scanned map (DRG)")
+        HILLSHADE = "hillshade", _("hillshade")
+        RELIEF = "relief", _("colour relief")
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="raster_versions")
+    job = models.BigIntegerField(_("load"), null=True, blank=True)  # the ingest job that wrote it
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    path = models.CharField(_("file"), max_length=500)  # relative to RASTER_DIR
+    native_srid = models.PositiveIntegerField(_("native CRS (EPSG)"), null=True, blank=True)
+    crs_wkt = models.TextField(blank=True)  # when the CRS has no EPSG code
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    res_x = models.FloatField(_("resolution x"))
+    res_y = models.FloatField(_("resolution y"))
+    bands = models.PositiveSmallIntegerField(_("bands"))
+    dtype = models.CharField(_("data type"), max_length=20)
+    nodata = models.FloatField(_("nodata"), null=True, blank=True)
+    statistics = models.JSONField(_("statistics"), default=list, blank=True)  # per band: min, max, mean, std
+    size_bytes = models.BigIntegerField(default=0)
+    sources = models.JSONField(default=list, blank=True)  # input file names
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["layer", "-id"]
+        verbose_name = _("raster version")
+        verbose_name_plural = _("raster versions")
+
+    def __str__(self):
+        return f"{self.layer.slug} {self.kind} {self.path}"
+
+    @property
+    def absolute_path(self):
+        from pathlib import Path
+
+        return Path(settings.RASTER_DIR) / self.path

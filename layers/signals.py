@@ -1,8 +1,9 @@
+from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from . import storage
-from .models import Layer
+from .models import Layer, RasterVersion
 
 
 @receiver(post_delete, sender=Layer)
@@ -13,3 +14,10 @@ def drop_layer_table(sender, instance: Layer, **kwargs):
 
         storage.drop_table(instance.table_name)
         storage.drop_table(history_table(instance.table_name))
+
+
+@receiver(post_delete, sender=RasterVersion)
+def remove_raster_file(sender, instance: RasterVersion, **kwargs):
+    # Only once the deletion commits: a rolled-back delete keeps its file.
+    path = instance.absolute_path
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))

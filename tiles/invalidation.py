@@ -13,6 +13,8 @@ from . import cache, vector
 
 @receiver(layer_data_changed)
 def data_changed(sender, layer: Layer, bbox, job=None, **kwargs):
+    if not layer.table_name:
+        return  # a raster layer: no vector tiles (its MapProxy cache is handled in tiles.mapproxy)
     cache.invalidate(layer.slug, bbox, reach=vector.reach_degrees)
     vector.drop_overviews(layer)  # the next low-zoom request builds the new version's
 
