@@ -45,6 +45,13 @@ class UploadForm(forms.Form):
     department = forms.ModelChoiceField(label=_("Owner department (new layer)"), queryset=Department.objects.none(),
                                         required=False)
     access = forms.ChoiceField(label=_("Access level (new layer)"), choices=Access.choices, initial=Access.INTERNAL)
+    raster_kind = forms.ChoiceField(
+        label=_("Raster product"), required=False,
+        choices=[("", _("none: vector data")), ("dom", _("orthophoto (DOM)")), ("dem", _("elevation model (DEM)")),
+                 ("drg", _("scanned map (DRG)"))],
+        help_text=_("For GeoTIFF (with .tfw/.prj), ASCII grid, JPEG2000 or a zip of mosaic tiles."),
+    )
+    nodata = forms.FloatField(label=_("Nodata value"), required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,6 +75,8 @@ class UploadForm(forms.Form):
         elif not self.editable.filter(slug=slug).exists():
             # Same answer for a missing layer and one the user may not edit: nothing leaks.
             self.add_error("layer", _("No layer with this name that you may edit."))
+        if data.get("raster_kind") and mode not in (IngestJob.Mode.CREATE, IngestJob.Mode.REPLACE):
+            self.add_error("mode", _("A raster layer is created or replaced."))
         if mode == IngestJob.Mode.REPLACE_SHEET and not data.get("sheet"):
             self.add_error("sheet", _("Replacing a sheet needs its sheet number."))
         return data

@@ -34,6 +34,15 @@ def execute(job_id: int) -> None:
     if job.cancel_requested:
         IngestJob.objects.filter(pk=job_id).update(status=IngestJob.Status.CANCELLED, message="cancelled before it started")
         return
+    if job.params.get("raster"):
+        from .raster import pipeline as raster_pipeline  # noqa: PLC0415 (rasterio only when needed)
+
+        try:
+            raster_pipeline.run(job, Path(settings.MEDIA_ROOT) / job.upload_path,
+                                raster_pipeline.RasterOptions.from_params(job.params))
+        except PlatformError as exc:
+            log.info("raster job %s ended: %s", job_id, exc)  # recorded on the job
+        return
     try:
         report = pipeline.run(job, Path(settings.MEDIA_ROOT) / job.upload_path)
     except PlatformError as exc:

@@ -49,7 +49,18 @@ def upload(request):
         )
         files = d["files"]
         with transaction.atomic():
-            job = pipeline.create_job(Path(files[0].name), options, request.user)
+            if d.get("raster_kind"):
+                from .raster import pipeline as raster_pipeline  # noqa: PLC0415 (rasterio only when needed)
+
+                options = raster_pipeline.RasterOptions(
+                    layer=d["layer"], kind=d["raster_kind"], mode=d["mode"], srs=d["srs"] or None,
+                    nodata=d.get("nodata"), access=d["access"],
+                    department=d["department"].code if d["department"] else None, title_zh=d["title"] or "",
+                    survey_date=d["survey_date"], source=d["source"],
+                )
+                job = raster_pipeline.create_job(Path(files[0].name), options, request.user)
+            else:
+                job = pipeline.create_job(Path(files[0].name), options, request.user)
             folder = Path("uploads") / str(job.pk)
             target = Path(settings.MEDIA_ROOT) / folder
             target.mkdir(parents=True, exist_ok=True)

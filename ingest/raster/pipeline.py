@@ -55,6 +55,13 @@ class RasterOptions:
     attribution: str = ""
     derived: bool = True
 
+    @classmethod
+    def from_params(cls, params: dict) -> "RasterOptions":
+        known = {k: v for k, v in params.items() if k in cls.__dataclass_fields__}
+        if known.get("survey_date"):
+            known["survey_date"] = date.fromisoformat(known["survey_date"])
+        return cls(**known)
+
     def as_params(self) -> dict:
         d = asdict(self)
         d["survey_date"] = self.survey_date.isoformat() if self.survey_date else None

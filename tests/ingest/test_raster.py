@@ -251,3 +251,31 @@ def test_command_exit_status_and_messages(tmp_path):
     with pytest.raises(CommandError, match="needs an owner") as exc:
         call_command("ingest_raster", str(src), "--layer", "t-cli2")
     assert exc.value.returncode == 2
+
+
+def test_web_upload_of_a_dem_through_the_job_queue(client, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ingest.tasks import execute as run_queued_job
+    from layers.models import Department
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    src = write_tif(tmp_path / "dem.tif", plane())
+    client.force_login(user("surveyor"))
+    response = client.post("/ingest/upload/", {
+        "files": SimpleUploadedFile("dem.tif", src.read_bytes()), "layer": "web-dem", "mode": "create",
+        "max_invalid": 0, "access": "internal", "department": Department.objects.get(code="zrzy").pk,
+        "raster_kind": "dem", "title": "上传高程"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = IngestJob.objects.latest("id")
+    assert job.params["raster"] and job.status == IngestJob.Status.QUEUED
+    run_queued_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == IngestJob.Status.SUCCEEDED, job.message
+    assert current("web-dem").width == 300 and Layer.objects.get(slug="web-dem-hillshade").access == "internal"
+    bad = client.post("/ingest/upload/", {
+        "files": SimpleUploadedFile("dem.tif", src.read_bytes()), "layer": "web-dem2", "mode": "append",
+        "max_invalid": 0, "access": "internal", "department": Department.objects.get(code="zrzy").pk,
+        "raster_kind": "dem"})
+    assert bad.status_code == 200 and "A raster layer is created or replaced." in bad.content.decode() or \
+        "栅格" in bad.content.decode()
