@@ -10,6 +10,7 @@ PACKAGES=(
   fonts-noto-cjk fonts-noto-core               # CJK and Arabic-script (Uyghur) glyphs for rendering
   mapserver-bin fontconfig                     # mapserv renders raster tiles for MapProxy; fc-match finds the CJK font
   chromium                                     # browser tests (Playwright drives Debian's Chromium)
+  nginx-light libnginx-mod-http-js             # static front of `geoplatform serve`; njs maps TMS rows to cache files
   nodejs npm                                   # vendored JS map libraries
 )
 

@@ -29,7 +29,13 @@ PUBLIC, INTERNAL, RESTRICTED = "admin-counties", "korla-sheet-index", "korla-con
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
+    # The test database's raster files live apart from the real ones (file names carry job ids,
+    # which every database counts on its own); subprocesses inherit the setting.
+    from django.conf import settings
+
+    settings.RASTER_DIR = tmp_path_factory.mktemp("rasters")
+    os.environ["GEOPLATFORM_RASTER_DIR"] = str(settings.RASTER_DIR)
     with django_db_blocker.unblock():
         call_command("demo_data", stdout=open(os.devnull, "w"))
 
@@ -81,17 +87,26 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The production server (`geoplatform serve`, gunicorn) on the test database."""
+def server_env(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The environment of the `server` fixture's process: the test database and its own tiles
+    directory (generated tile configuration and caches point at the test database). Commands run
+    with it (`geoplatform shell`, `ingest`) change what that server serves."""
     with django_db_blocker.unblock():
         url_db = test_database_url()
+    return os.environ | {"DATABASE_URL": url_db, "GEOPLATFORM_TILES_DIR": str(tmp_path_factory.mktemp("tiles"))}
+
+
+@pytest.fixture(scope="session")
+def server(server_env, django_db_blocker, tmp_path_factory):
+    """The production server (`geoplatform serve`: nginx in front of gunicorn when nginx is
+    installed, as `make demo` runs it) on the test database."""
     port = free_port()
-    # Its own tiles directory: generated tile configuration and caches point at the test database.
-    env = os.environ | {"DATABASE_URL": url_db, "GEOPLATFORM_TILES_DIR": str(tmp_path_factory.mktemp("tiles"))}
     log = tmp_path_factory.mktemp("server") / "server.log"
+    front_dir = tmp_path_factory.mktemp("front")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "2", "--no-jobs"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "2", "--no-jobs",
+         "--front-dir", str(front_dir)],
+        cwd=ROOT, env=server_env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -1,5 +1,6 @@
 """The home page in Debian's Chromium (Playwright), served by the production server (gunicorn)."""
 
+import io
 import os
 import shutil
 import urllib.request
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from .conftest import INTERNAL, PUBLIC, RESTRICTED
@@ -44,18 +46,114 @@ def page(browser):
 
 
 def test_anonymous_visitor_sees_public_layers_on_the_map(server, page):
+    tiles = []
+    page.on("response", lambda r: tiles.append(r) if "/tiles/" in r.url else None)
     page.goto(server + "/")
     page.wait_for_selector("#map[data-ready]", timeout=20_000)
     assert page.get_attribute("#map", "data-ready") == PUBLIC_SLUGS
-    assert page.locator(".leaflet-overlay-pane path").count() >= 12 + 2 + 4 + 14
+    # every feature of the public layers is on the map (clickable; the basemap draws them)
+    assert int(page.get_attribute("#map", "data-features")) >= 12 + 2 + 4 + 14
     listed = page.locator("#layer-list .layer").evaluate_all("els => els.map(e => e.dataset.slug)")
     assert PUBLIC in listed and INTERNAL not in listed and RESTRICTED not in listed
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     assert "县级行政区划" in page.content()
-    # the basemap comes from MapProxy/MapServer under /tiles/
-    page.wait_for_selector("img.leaflet-tile-loaded", timeout=30_000)
-    sizes = page.locator("img.leaflet-tile-loaded").evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.src])")
-    assert sizes and all(w == 256 and "/tiles/wmts/admin-counties/GLOBAL_WEBMERCATOR/" in src for w, src in sizes)
+    # the basemap comes from MapProxy/MapServer under /tiles/, Web Mercator grid
+    assert page.get_attribute("#map", "data-mode") == "GLOBAL_WEBMERCATOR"
+    wait_for_tiles(page, "GLOBAL_WEBMERCATOR")
+    assert tiles and all("/tiles/wmts/basemap/GLOBAL_WEBMERCATOR/" in r.url for r in tiles)
+    loaded = [r for r in tiles if r.status == 200]
+    assert loaded and all(Image.open(io.BytesIO(r.body())).size == (256, 256) for r in loaded)
+
+
+def wait_for_tiles(page, mode, count=1):
+    page.wait_for_function(
+        "([mode, n]) => (JSON.parse(document.getElementById('map').dataset.tilesLoaded || '{}')[mode] || 0) >= n",
+        arg=[mode, count], timeout=30_000)
+
+
+def show(page, lon, lat, zoom):
+    """Centre the map on lon/lat (in the current mode's projection) and wait until it is drawn."""
+    page.evaluate("""([lon, lat, zoom]) => new Promise((resolve) => {
+        const m = window.geoplatformMap;
+        const view = m.map.getView();
+        m.map.once("rendercomplete", resolve);
+        view.setCenter(ol.proj.fromLonLat([lon, lat], view.getProjection()));
+        view.setZoom(zoom);
+    })""", [lon, lat, zoom])
+
+
+def screen_pixel(page, lon, lat):
+    x, y = page.evaluate("""([lon, lat]) => {
+        const m = window.geoplatformMap.map;
+        return m.getPixelFromCoordinate(ol.proj.fromLonLat([lon, lat], m.getView().getProjection()));
+    }""", [lon, lat])
+    shot = Image.open(io.BytesIO(page.locator("#map").screenshot())).convert("RGB")
+    return shot.getpixel((round(x), round(y)))
+
+
+def lake_point():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM data.layer_lakes "
+                    "WHERE name = '博斯腾湖') s")
+        return cur.fetchone()
+
+
+def test_cgcs2000_grid_shows_the_basemap_at_the_right_place(server, page):
+    """Switching to Tianditu's `c` grid loads cgcs2000_c tiles; Bosten Lake is blue where it lies,
+    in the tile MapProxy sends and on the screen."""
+    from tests.tiles.test_mapproxy import cgcs2000_tile
+
+    tiles = {}
+    page.on("response", lambda r: tiles.setdefault(r.url.split("?")[0], r) if "/tiles/" in r.url else None)
+    page.goto(server + "/")
+    page.wait_for_selector("#map[data-ready]", timeout=20_000)
+    for box in page.locator("#layer-list .toggle").all():  # the basemap alone
+        box.uncheck()
+    page.check("#map-mode input[value=cgcs2000_c]")
+    page.wait_for_selector("#map[data-mode=cgcs2000_c]")
+    assert page.evaluate("() => window.geoplatformMap.map.getView().getProjection().getCode()") == "EPSG:4490"
+    lon, lat = lake_point()
+    show(page, lon, lat, 9)
+    wait_for_tiles(page, "cgcs2000_c")
+    cgcs = [url for url in tiles if "/tiles/wmts/basemap/cgcs2000_c/" in url]
+    assert cgcs
+    col, row, px, py = cgcs2000_tile(lon, lat, 9)
+    response = tiles[f"{server}/tiles/wmts/basemap/cgcs2000_c/9/{col}/{row}.png"]
+    assert response.status == 200
+    r, g, b, a = Image.open(io.BytesIO(response.body())).convert("RGBA").getpixel((int(px), int(py)))
+    assert a > 150 and b > r + 40  # the lake's blue in the tile
+    r, g, b = screen_pixel(page, lon, lat)
+    assert b > r + 40, (r, g, b)  # and on the screen, where the lake lies
+    r, g, b = screen_pixel(page, lon, lat - 0.6)  # south of the lake: a county's pale fill, no blue
+    assert b < r + 10, (r, g, b)
+    show(page, 100.0, 30.0, 9)  # Sichuan: no data, nothing drawn
+    assert screen_pixel(page, 100.0, 30.0) == (0xEE, 0xF2, 0xF4)  # #map's background
+
+
+def test_vector_mode_draws_the_vector_tiles(server, page):
+    pbf = []
+    page.on("response", lambda r: pbf.append(r) if ".pbf" in r.url else None)
+    page.goto(server + "/")
+    page.wait_for_selector("#map[data-ready]", timeout=20_000)
+    page.check("#map-mode input[value=vector]")
+    page.wait_for_selector("#map[data-mode=vector]")
+    korla = (86.15231, 41.76055)  # the GeoNames point of Korla
+    show(page, *korla, 10)
+    wait_for_tiles(page, "vector")
+    assert pbf and all("/vt/" in r.url for r in pbf)
+    assert any(r.status == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile" for r in pbf)
+    assert not page.evaluate("() => window.geoplatformMap.map.getAllLayers().some(l => l.getVisible() && "
+                             "l.getSource() instanceof ol.source.XYZ)")  # no raster basemap
+    # The county under Korla, from its vector tile.
+    names = page.evaluate("""([lon, lat]) => {
+        const m = window.geoplatformMap.map;
+        const pixel = m.getPixelFromCoordinate(ol.proj.fromLonLat([lon, lat]));
+        const layer = m.getAllLayers().find(l => l.get("slug") === "admin-counties" && l instanceof ol.layer.VectorTile);
+        return layer.getFeatures(pixel).then(fs => fs.map(f => f.get("name")));
+    }""", list(korla))
+    assert "库尔勒市" in names
 
 
 def test_department_member_logs_in_and_sees_internal_and_restricted_layers(server, page):
@@ -79,6 +177,8 @@ def test_language_switch_to_uyghur_is_right_to_left(server, page):
 def test_static_map_library_is_served_by_the_platform(server):
     with urllib.request.urlopen(server + "/static/vendor/leaflet/leaflet.js") as response:
         assert response.status == 200 and b"Leaflet" in response.read(2000)
+    with urllib.request.urlopen(server + "/static/vendor/ol/ol.js") as response:
+        assert response.status == 200 and response.read(100)
 
 
 def login(page, server, username):

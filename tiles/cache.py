@@ -2,8 +2,9 @@
 
 Public layers' tiles sit apart, so a static front (nginx) may serve that folder directly;
 private ones are only ever read by the app after the permission check. Empty tiles are
-cached as zero-byte files. Writes go through a temporary file and a rename, so readers on
-any server see a whole tile or none.
+cached as zero-byte files, each with a zero-byte `<y>.empty` twin: nginx cannot test a file's
+size, but it can test for the marker and answer 204 as the app does (tiles/front.py). Writes go
+through a temporary file and a rename, so readers on any server see a whole tile or none.
 """
 
 import os
@@ -17,6 +18,8 @@ from layers.models import Access, Layer
 
 from .grid import MAX_ZOOM, tile_range
 
+EMPTY = ".empty"
+
 
 def root() -> Path:
     return Path(settings.TILES_DIR) / "vt"
@@ -28,6 +31,10 @@ def layer_dir(layer: Layer) -> Path:
 
 def path(layer: Layer, z: int, x: int, y: int) -> Path:
     return layer_dir(layer) / str(z) / str(x) / f"{y}.pbf"
+
+
+def empty_marker(tile: Path) -> Path:
+    return tile.with_suffix(EMPTY)
 
 
 def get(layer: Layer, z: int, x: int, y: int) -> bytes | None:
@@ -44,6 +51,10 @@ def put(layer: Layer, z: int, x: int, y: int, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, target)
+    if data:
+        empty_marker(target).unlink(missing_ok=True)
+    else:
+        empty_marker(target).touch()
 
 
 def invalidate(slug: str, bbox: tuple[float, float, float, float] | None, reach=lambda z: 0.0) -> int:
@@ -67,8 +78,9 @@ def invalidate(slug: str, bbox: tuple[float, float, float, float] | None, reach=
             x0, y0, x1, y1 = tile_range((bbox[0] - r, bbox[1] - r, bbox[2] + r, bbox[3] + r), int(zdir.name))
             for xdir in zdir.iterdir():
                 if xdir.name.isdigit() and x0 <= int(xdir.name) <= x1:
-                    for tile in xdir.glob("*.pbf"):
-                        if y0 <= int(tile.stem) <= y1:
+                    # Markers too, even one whose tile is gone: nginx would answer 204 from it.
+                    for tile in xdir.iterdir():
+                        if tile.suffix in (".pbf", EMPTY) and tile.stem.isdigit() and y0 <= int(tile.stem) <= y1:
                             tile.unlink(missing_ok=True)
-                            removed += 1
+                            removed += int(tile.suffix == ".pbf")
     return removed

@@ -8,7 +8,7 @@ from django.dispatch import receiver
 from layers.changes import layer_data_changed
 from layers.models import Layer
 
-from . import cache, vector
+from . import cache, front, vector
 
 
 @receiver(layer_data_changed)
@@ -24,11 +24,13 @@ def access_changed(sender, instance: Layer, **kwargs):
     if instance.pk:
         before = Layer.objects.filter(pk=instance.pk).values_list("access", flat=True).first()
         if before is not None and before != instance.access:
+            front.withdraw(instance.slug)  # before the change commits: nginx stops serving it now
             cache.invalidate(instance.slug, None)
 
 
 @receiver(post_delete, sender=Layer)
 def layer_deleted(sender, instance: Layer, **kwargs):
+    front.withdraw(instance.slug)
     cache.invalidate(instance.slug, None)
     if instance.table_name:
         vector.drop_overviews(instance)

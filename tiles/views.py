@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from layers import access, storage
 from layers.models import Access, Layer
 
-from . import cache, vector
+from . import cache, front, vector
 from .grid import MAX_ZOOM, valid
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -75,11 +75,15 @@ def tile(request, slug, z, x, y):
     etag = f'W/"{layer.slug}-{layer.data_version}-{z}-{x}-{y}"'
     if etag in request.headers.get("If-None-Match", ""):
         return _private(HttpResponseNotModified(headers={"ETag": etag}), request, layer)
-    data = cache.get(layer, z, x, y)
-    if data is None:
-        data = vector.render(layer, z, x, y)
-        cache.put(layer, z, x, y, data)
-    response = HttpResponse(data, content_type=MVT, status=200 if data else 204)
+    internal = front.accel_uri(request, cache.path(layer, z, x, y))
+    if internal:  # behind nginx: access is checked, nginx sends the cached file itself
+        response = HttpResponse(content_type=MVT, headers={"X-Accel-Redirect": internal})
+    else:
+        data = cache.get(layer, z, x, y)
+        if data is None:
+            data = vector.render(layer, z, x, y)
+            cache.put(layer, z, x, y, data)
+        response = HttpResponse(data, content_type=MVT, status=200 if data else 204)
     response["ETag"] = etag
     response["Cache-Control"] = "public, max-age=86400" if layer.access == Access.PUBLIC else "private, max-age=60"
     return _private(response, request, layer)

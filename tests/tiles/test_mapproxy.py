@@ -104,7 +104,8 @@ def korla_vertex(django_db_blocker, tiles):
 
 
 def public_slugs() -> set[str]:
-    return set(Layer.objects.filter(access=Access.PUBLIC).values_list("slug", flat=True))
+    """The layers everyone sees: the public catalog layers and the combined basemap."""
+    return set(Layer.objects.filter(access=Access.PUBLIC).values_list("slug", flat=True)) | {config.BASEMAP}
 
 
 def wms_layer_names(response) -> set[str]:

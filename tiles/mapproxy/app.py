@@ -43,12 +43,14 @@ class AccessMiddleware:
             start_response(f"{response.status_code} {response.reason_phrase}", headers)
             return [response.content]
 
+        # The combined basemap holds public layers only (and no catalog layer has its name).
+        allowed = who.layers | {config.BASEMAP}
         # MapProxy 7 answers WMS GetLegendGraphic without asking the hook.
         args = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
-        if args.get("request", "").lower() == "getlegendgraphic" and args.get("layer") not in who.layers:
+        if args.get("request", "").lower() == "getlegendgraphic" and args.get("layer") not in allowed:
             return _plain(start_response, "403 Forbidden", "forbidden", [("Vary", self.VARY)])
 
-        environ["mapproxy.authorize"] = authorizer(who.layers)
+        environ["mapproxy.authorize"] = authorizer(allowed)
 
         def start(status, headers, exc_info=None):
             if who.authenticated:  # what an authorised caller sees is for them alone

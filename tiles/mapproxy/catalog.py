@@ -35,6 +35,13 @@ class LayerSpec:
     access: str
     extent: tuple[float, float, float, float] | None  # lon/lat in EPSG:4490
     label: str | None
+    columns: tuple[str, ...] = ()  # the table's columns: styles use some when present
+    # Raster layers (kind "raster"): the current COG, its product and value range.
+    kind: str = "vector"
+    raster_path: str = ""
+    raster_kind: str = ""  # dom, dem, drg, hillshade, relief
+    value_range: tuple[float, float] | None = None  # band 1 min/max (DEMs are drawn stretched)
+    nodata: float | None = None
 
     @property
     def public(self) -> bool:
@@ -42,7 +49,7 @@ class LayerSpec:
 
     @property
     def ms_type(self) -> str:
-        return MS_TYPES[self.geometry_type]
+        return "RASTER" if self.kind == "raster" else MS_TYPES[self.geometry_type]
 
     @property
     def qualified_table(self) -> str:
@@ -92,5 +99,32 @@ def vector_layers() -> list[LayerSpec]:
             access=layer.access,
             extent=tuple(layer.extent.extent) if layer.extent else None,
             label=label,
+            columns=tuple(table_columns),
+        ))
+    return specs
+
+
+def raster_layers() -> list[LayerSpec]:
+    """Every raster layer with a current COG on disk, whatever its access level."""
+    from layers.rasters import current  # noqa: PLC0415
+
+    specs = []
+    for layer in Layer.objects.filter(kind=Layer.Kind.RASTER).order_by("slug"):
+        version = current(layer)
+        if version is None or not SLUG_RE.match(layer.slug):
+            continue
+        path = version.absolute_path
+        if not path.exists() or '"' in str(path):
+            log.warning("tiles: raster layer %r skipped: %s missing", layer.slug, path)
+            continue
+        stats = (version.statistics or [{}])[0]
+        value_range = (stats["min"], stats["max"]) if stats.get("min") is not None else None
+        specs.append(LayerSpec(
+            slug=layer.slug, title=layer.title_zh or layer.slug, abstract=layer.abstract,
+            attribution=layer.attribution, table="", schema="", geometry_type="",
+            srid=version.native_srid or 0, access=layer.access,
+            extent=tuple(layer.extent.extent) if layer.extent else None, label=None,
+            kind="raster", raster_path=str(path), raster_kind=version.kind, value_range=value_range,
+            nodata=version.nodata,
         ))
     return specs

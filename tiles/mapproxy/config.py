@@ -5,7 +5,8 @@
 Per layer: one `mapserver` source (the layer of the generated mapfile), one cache on both grids
 and one layer. Public layers are cached on disk; internal and restricted layers use caches with
 `disable_storage` (rendered per request, never written anywhere) and answer WMS straight from
-MapServer. See docs/tiles.md.
+MapServer. One more layer, `basemap`, draws the public layers whose style says so in one GetMap
+(labels of different layers avoid each other). See docs/tiles.md.
 """
 
 import html
@@ -16,6 +17,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
+from .. import front
 from . import catalog, fonts, mapfile
 from .files import atomic_write, exclusive, staged
 from .grids import BBOX_SRS, GRID_CONF, GRIDS, WMS_SRS
@@ -26,7 +28,16 @@ log = logging.getLogger(__name__)
 META_BUFFER = 80  # px around a metatile: labels and symbols crossing tile edges
 # mapserv processes at once per lock directory (each holds a database connection).
 CONCURRENT_RENDERS = 4
-COVERAGE_MARGIN = 0.001  # degrees added around a layer's extent
+# Degrees added around a layer's extent for its source's coverage: MapProxy never starts mapserv
+# for tiles outside it, and asks only for the part of a metatile inside it. No label is placed
+# within META_BUFFER px of a request's edge (see geoplatform.map), so features near the coverage's
+# edge need room there for theirs: public layers (rendered once, then stored) get a wide margin,
+# which lets them keep labels from level 8 on; others (rendered per request) a narrower one, enough
+# from level 13 on.
+COVERAGE_MARGIN = 0.02
+PUBLIC_COVERAGE_MARGIN = 0.5
+BASEMAP = "basemap"  # the combined public layer; a catalog layer of this slug is not served
+BASEMAP_TITLE = "底图"
 SERVICE_MD = {
     "title": "geoplatform 瓦片服务",
     "abstract": "WMS, WMTS and TMS of the geoplatform layer catalog (CGCS2000 / EPSG:4490).",
@@ -53,34 +64,63 @@ def _coverage(layer: catalog.LayerSpec) -> dict:
         boxes = settings.GEOPLATFORM["REGION_BOUNDS"]
         minx, miny = min(b[0] for b in boxes), min(b[1] for b in boxes)
         maxx, maxy = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    m = COVERAGE_MARGIN
+    m = PUBLIC_COVERAGE_MARGIN if layer.public else COVERAGE_MARGIN
     return {"bbox": [minx - m, miny - m, maxx + m, maxy + m], "srs": "EPSG:4490"}
 
 
-def build(layers: list[catalog.LayerSpec], p: Paths, render_keys: dict[str, str]) -> dict:
+def _source(p: Paths, names: list[str], coverage: dict) -> dict:
+    return {
+        "type": "mapserver",
+        # Several layers: one GetMap, drawn in this order, labels placed by one label cache.
+        "req": {"map": str(p.mapfile), "layers": ",".join(names), "transparent": True, "format": "image/png"},
+        # MapServer reprojects the vectors itself: every CRS the WMS offers.
+        "supported_srs": [s for s in WMS_SRS if s.startswith("EPSG:")],
+        "coverage": coverage,
+        "wms_opts": {"version": "1.1.1", "legendgraphic": True},
+        # Every mapserver source has the same lock (MapProxy keys it on the URL's host, empty
+        # for mapserver://): a limit for all layers together.
+        "concurrent_requests": CONCURRENT_RENDERS,
+    }
+
+
+def _cache(src: str) -> dict:
+    return {
+        "grids": list(GRIDS),
+        "sources": [src],
+        "format": "image/png",
+        "request_format": "image/png",
+        "image": {"transparent": True},
+        # <cache_dir>/<cache>/<grid>/<z>/<x>/<y>.png
+        "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True},
+    }
+
+
+def _basemap(members: list[catalog.LayerSpec], p: Paths, key: str) -> tuple[dict, dict, dict]:
+    """Source, cache and layer of the combined basemap: public layers only, so it is public
+    (cached, and allowed for every caller by the access middleware)."""
+    boxes = [_coverage(layer)["bbox"] for layer in members]
+    coverage = {"bbox": [min(b[0] for b in boxes), min(b[1] for b in boxes),
+                         max(b[2] for b in boxes), max(b[3] for b in boxes)], "srs": "EPSG:4490"}
+    source = _source(p, [layer.slug for layer in members], coverage)
+    cache = _cache(f"{BASEMAP}_source") | {"meta_size": [4, 4], "meta_buffer": META_BUFFER}
+    abstract = "The public layers in one image, labels placed together (bottom first): " + \
+        ", ".join(layer.slug for layer in members)
+    entry = {"name": BASEMAP, "title": _xml(BASEMAP_TITLE), "md": {"abstract": _xml(abstract)},
+             "sources": [f"{BASEMAP}_{key}"]}
+    return source, cache, entry
+
+
+def build(layers: list[catalog.LayerSpec], p: Paths, render_keys: dict[str, str],
+          basemap: list[catalog.LayerSpec] | None = None) -> dict:
     sources, caches, mp_layers = {}, {}, []
+    if basemap:
+        sources[f"{BASEMAP}_source"], caches[f"{BASEMAP}_{render_keys[BASEMAP]}"], entry = \
+            _basemap(basemap, p, render_keys[BASEMAP])
+        mp_layers.append(entry)
     for layer in layers:
         src, cache = f"{layer.slug}_source", cache_name(layer, render_keys[layer.slug])
-        sources[src] = {
-            "type": "mapserver",
-            "req": {"map": str(p.mapfile), "layers": layer.slug, "transparent": True, "format": "image/png"},
-            # MapServer reprojects the vectors itself: every CRS the WMS offers.
-            "supported_srs": [s for s in WMS_SRS if s.startswith("EPSG:")],
-            "coverage": _coverage(layer),
-            "wms_opts": {"version": "1.1.1", "legendgraphic": True},
-            # Every mapserver source has the same lock (MapProxy keys it on the URL's host, empty
-            # for mapserver://): a limit for all layers together.
-            "concurrent_requests": CONCURRENT_RENDERS,
-        }
-        cache_conf = {
-            "grids": list(GRIDS),
-            "sources": [src],
-            "format": "image/png",
-            "request_format": "image/png",
-            "image": {"transparent": True},
-            # <cache_dir>/<cache>/<grid>/<z>/<x>/<y>.png
-            "cache": {"type": "file", "directory_layout": "tms", "use_grid_names": True},
-        }
+        sources[src] = _source(p, [layer.slug], _coverage(layer))
+        cache_conf = _cache(src)
         if layer.public:
             cache_conf |= {"meta_size": [4, 4], "meta_buffer": META_BUFFER}
         else:
@@ -153,25 +193,33 @@ def regenerate() -> bool:
     with exclusive(p.lock_file):
         for d in (p.mapproxy_dir, p.cache_dir, p.mapserver_dir, p.work_dir):
             d.mkdir(parents=True, exist_ok=True)
-        layers = catalog.vector_layers()
-        keys = {layer.slug: mapfile.render_key(layer) for layer in layers}
+        layers = catalog.vector_layers() + catalog.raster_layers()
+        if any(layer.slug == BASEMAP for layer in layers):
+            log.warning("tiles: catalog layer %r not served: the name is the combined basemap's", BASEMAP)
+            layers = [layer for layer in layers if layer.slug != BASEMAP]
+        targets = mapfile.cass_targets()
+        keys = {layer.slug: mapfile.render_key(layer, targets) for layer in layers}
+        basemap = mapfile.basemap_layers(layers, targets)
+        keys[BASEMAP] = mapfile.basemap_key(basemap, targets)
 
         font = fonts.cjk_font(p.font_dir)
-        atomic_write(p.fontset, mapfile.render_fontset(font))
+        atomic_write(p.fontset, mapfile.render_fontset(font, fonts.arabic_font()))
         atomic_write(p.mapserver_conf, mapfile.render_config(p))
-        map_text = mapfile.render_mapfile(layers, p)
+        map_text = mapfile.render_mapfile(layers, p, targets=targets, label_edge=META_BUFFER)
         if _differs(p.mapfile, map_text):
             with staged(p.mapfile, 0o600) as tmp:  # 0600: it holds the database connection
                 tmp.write_text(map_text)
                 mapfile.check_mapfile(tmp, p.mapserver_conf)
 
-        conf = build(layers, p, keys)
+        conf = build(layers, p, keys, basemap)
         text = to_yaml(conf)
         changed = _differs(p.mapproxy_yaml, text)
         if changed:
             with staged(p.mapproxy_yaml) as tmp:
                 tmp.write_text(text)
                 validate(tmp)
+        # The static front's links (tiles/front.py): only stored caches and public vector tiles.
+        front.publish(conf, [layer.slug for layer in layers if layer.public and layer.kind == "vector"])
         _remove_stale_caches(p, conf)
     if changed:
         log.info("tiles: MapProxy configuration regenerated (%d layers)", len(layers))

@@ -1,4 +1,5 @@
-"""The label font: Noto Sans CJK in its Simplified Chinese face (Debian's fonts-noto-cjk).
+"""The label fonts: Noto Sans CJK in its Simplified Chinese face (Debian's fonts-noto-cjk) and
+Noto Sans Arabic for Uyghur (Arabic script; Debian's fonts-noto-core).
 
 Debian ships the CJK fonts as collections (.ttc) whose first face is Japanese; MapServer's FONTSET
 always opens face 0, which would draw some Han characters in their Japanese forms. The SC face is
@@ -16,6 +17,11 @@ log = logging.getLogger(__name__)
 
 FAMILY = "Noto Sans CJK SC"
 FALLBACK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# Uyghur in Arabic script: MapServer shapes it with HarfBuzz and orders it with FriBidi (both
+# linked into Debian's mapserv, `mapserv -v` says SUPPORTS=FRIBIDI); the font needs Uyghur's
+# extra letters (ۇ ۆ ۈ ې ڭ ۋ ئ ە), which Noto Sans Arabic and Noto Naskh Arabic have.
+ARABIC_FAMILIES = ["Noto Sans Arabic", "Noto Naskh Arabic"]
+ARABIC_FALLBACK = Path("/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf")
 
 
 def _match(family: str) -> tuple[Path, int] | None:
@@ -54,3 +60,15 @@ def cjk_font(font_dir: Path) -> Path:
     with staged(target) as tmp:
         TTCollection(str(path), lazy=True).fonts[index].save(str(tmp))
     return target
+
+
+def arabic_font() -> Path | None:
+    """A font for Arabic-script (Uyghur) labels, or None (labels would show empty boxes)."""
+    for family in ARABIC_FAMILIES:
+        found = _match(family)
+        if found is not None and found[1] == 0:
+            return found[0]
+    if ARABIC_FALLBACK.exists():
+        return ARABIC_FALLBACK
+    log.warning("tiles: no Arabic-script font (install fonts-noto-core): Uyghur labels will not render")
+    return None

@@ -1,4 +1,5 @@
-"""Remove cached tiles of a layer whose data changed (only public layers have stored tiles).
+"""Remove cached tiles of a layer whose data changed (only public layers have stored tiles), its
+own and those of the combined basemap when it is drawn there.
 
 Walks the tiles that exist rather than every tile of the extent (a county at level 19 is millions
 of possible tiles): per level only the column directories crossing the changed box, and within them
@@ -33,14 +34,18 @@ def layer_tiles(slug: str, bbox: tuple | None) -> int:
     conf, raw = _load()
     if conf is None:
         return 0
-    entry = next((lyr for lyr in raw.get("layers", []) if lyr.get("name") == slug), None)
-    if entry is None:
+    # The caches drawing the layer: its own, and the combined basemap's if it is drawn there.
+    drawing = {name for name, source in raw.get("sources", {}).items()
+               if slug in str(source.get("req", {}).get("layers", "")).split(",")}
+    cache_names = [name for name, cache in raw.get("caches", {}).items()
+                   if drawing.intersection(cache.get("sources", []))]
+    if not cache_names:
         return 0
     from mapproxy.config import local_base_config
 
     removed = 0
     with local_base_config(conf.base_config):
-        for cache_name in entry.get("tile_sources") or entry.get("sources", []):
+        for cache_name in cache_names:
             cache_conf = raw.get("caches", {}).get(cache_name)
             if not cache_conf or cache_conf.get("disable_storage"):
                 continue

