@@ -104,6 +104,14 @@ class Layer(models.Model):
         return self.title_zh
 
     @property
+    def raster_product(self) -> str:
+        """The product of a raster layer's current version (dom, dem, drg, hillshade, relief)."""
+        if self.kind != self.Kind.RASTER:
+            return ""
+        version = self.raster_versions.filter(retired_at=None).order_by("-id").first()
+        return version.kind if version else ""
+
+    @property
     def scale_label(self) -> str:
         return f"1:{self.scale_denominator}" if self.scale_denominator else ""
 

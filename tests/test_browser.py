@@ -167,6 +167,20 @@ def test_department_member_logs_in_and_sees_internal_and_restricted_layers(serve
     assert INTERNAL in ready and RESTRICTED in ready
 
 
+def test_member_sees_the_orthophoto_under_the_vectors(server, page):
+    """The internal orthophoto's tiles come from /tiles/ with the session, drawn above the basemap."""
+    responses = []
+    page.on("response", lambda r: responses.append((r.url, r.status)) if "/tiles/wmts/korla-dom/" in r.url else None)
+    login(page, server, "surveyor")
+    page.wait_for_selector("#map[data-ready]", timeout=20_000)
+    assert page.locator("li[data-slug=korla-dom] input.toggle.raster").is_checked()
+    page.evaluate("""() => { const v = window.geoplatformMap.map.getView();
+                             v.setCenter(ol.proj.fromLonLat([86.187, 41.742])); v.setZoom(17); }""")
+    page.wait_for_function("() => document.querySelector('.raster-korla-dom') !== null", timeout=20_000)
+    page.wait_for_timeout(3000)
+    assert any(status == 200 for _, status in responses), responses[:5]
+
+
 def test_language_switch_to_uyghur_is_right_to_left(server, page):
     page.goto(server + "/")
     page.select_option("select[name=language]", "ug")

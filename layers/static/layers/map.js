@@ -157,9 +157,29 @@
     return format.readFeatures(loaded[slug], { dataProjection: "EPSG:4326", featureProjection: grids[mode].projection });
   }
 
+  // Raster layers (orthophotos, scanned maps, DEM products): their own tiles from /tiles/ on the
+  // current grid, above the basemap and under the vectors; the access check happens there.
+  const rasters = {};
+  function rasterSource(slug, grid) {
+    return new ol.source.XYZ({
+      url: TILES + "wmts/" + slug + "/" + grid + "/{z}/{x}/{y}.png",
+      projection: grids[grid].projection, tileGrid: grids[grid].tileGrid, crossOrigin: "anonymous",
+    });
+  }
+  entries.forEach((li) => {
+    const box = li.querySelector(".toggle.raster");
+    if (!box) return;
+    const slug = li.dataset.slug;
+    const layer = new ol.layer.Tile({ source: rasterSource(slug, "GLOBAL_WEBMERCATOR"), visible: box.checked,
+                                      zIndex: 5, className: "raster raster-" + slug });
+    rasters[slug] = layer;
+    map.addLayer(layer);
+    box.addEventListener("change", () => layer.setVisible(box.checked));
+  });
+
   entries.forEach((li, i) => {
     const box = li.querySelector(".toggle");
-    if (!box) return;
+    if (!box || box.classList.contains("raster")) return;
     const slug = li.dataset.slug;
     const colour = palette[i % palette.length];
     const member = basemapMembers.has(slug);
@@ -232,6 +252,9 @@
     const before = grids[mode].projection;
     const after = grids[next].projection;
     mode = next;
+    Object.entries(rasters).forEach(([slug, layer]) => {
+      layer.setSource(rasterSource(slug, next === "cgcs2000_c" ? "cgcs2000_c" : "GLOBAL_WEBMERCATOR"));
+    });
     if (before !== after) {
       const center = ol.proj.transform(view.getCenter(), before, after);
       // Both grids number their levels alike and share their resolutions along the parallels.
