@@ -7,14 +7,13 @@ Both end in `write_states`, which writes the new versions and the current table 
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from layers import audit, changes, storage, versions
 from layers.access import can
-from layers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from layers.errors import Conflict, Forbidden, NotFound
 from layers.models import Layer, Permission
 
 from . import store

@@ -6,12 +6,10 @@ collectors and reviewers see in their spreadsheet.
 """
 
 import datetime as dt
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pyproj import Geod

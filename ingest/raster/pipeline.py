@@ -6,7 +6,6 @@ Files are written first, then the catalog changes in one transaction; a refused 
 leaves the previous version (file and catalog) untouched and removes what it wrote.
 """
 
-import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -93,7 +92,7 @@ def create_job(path: Path, options: RasterOptions, user=None) -> IngestJob:
     if options.kind not in cog.KINDS:
         raise InvalidInput(f"--kind must be one of {', '.join(cog.KINDS)}")
     if options.mode not in MODES:
-        raise InvalidInput(f"--mode must be create or replace for rasters")
+        raise InvalidInput("--mode must be create or replace for rasters")
     return IngestJob.objects.create(layer_slug=options.layer, mode=options.mode, source_name=path.name,
                                     params=options.as_params(), user=user, source=options.source,
                                     survey_date=options.survey_date)
@@ -153,7 +152,6 @@ def _run(job, path: Path, options: RasterOptions, tmp: Path, written: list[Path]
     _tool(command + [str(vrt)] + [str(s.path) for s in sources], path)
 
     folder = Path(settings.RASTER_DIR) / options.layer
-    products = [(options.layer, options.kind, None)]
     main = folder / f"{job.pk}.tif"
     written.append(main)
     cog.write_cog(vrt, main, options.kind)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.poi import apply, changesets, currency, history, store
+from ingest.poi import apply, changesets, currency, history
 from ingest.poi.models import ChangeItem, ChangeSet
 from layers.errors import PlatformError
 from layers.management.lookups import user_named
