@@ -66,6 +66,7 @@ test: setup
 	$(BIN)/pytest
 
 bench: setup
+	@bash scripts/system-deps.sh --bench
 	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f" || exit 1; done
 
 clean: db-stop

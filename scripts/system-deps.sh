@@ -13,6 +13,10 @@ PACKAGES=(
   nginx-light libnginx-mod-http-js             # static front of `geoplatform serve`; njs maps TMS rows to cache files
   nodejs npm                                   # vendored JS map libraries
 )
+# `make bench` also needs the load tools its anchors use (scripts/system-deps.sh --bench).
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(wrk spawn-fcgi)                   # bench/tiles.py: wrk against nginx; mapserv as FastCGI
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
