@@ -9,6 +9,7 @@ PACKAGES=(
   gettext                                      # compilemessages for zh-Hans / en / ug
   fonts-noto-cjk fonts-noto-core               # CJK and Arabic-script (Uyghur) glyphs for rendering
   mapserver-bin fontconfig                     # mapserv renders raster tiles for MapProxy; fc-match finds the CJK font
+  libfcgi-bin                                  # cgi-fcgi: MapProxy reaches the warm mapserv processes
   chromium                                     # browser tests (Playwright drives Debian's Chromium)
   nginx-light libnginx-mod-http-js             # static front of `geoplatform serve`; njs maps TMS rows to cache files
   nodejs npm                                   # vendored JS map libraries

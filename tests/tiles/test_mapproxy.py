@@ -150,7 +150,9 @@ def test_generated_files(tiles):
 
     mapfile = (root / "mapserver/geoplatform.map").read_text()
     assert 'DATA "geom FROM data.layer_admin_counties USING UNIQUE fid USING SRID=4490"' in mapfile
-    assert '"init=epsg:4490"' in mapfile
+    # CGCS2000 as a PROJ string (no database search per call); the same coordinates as EPSG:4490.
+    assert '"+proj=longlat +ellps=GRS80 +no_defs"' in mapfile and "init=epsg:4490" not in mapfile
+    assert mapfile.count('PROCESSING "CLOSE_CONNECTION=DEFER"') == mapfile.count("CONNECTIONTYPE POSTGIS")
     s = connection.settings_dict
     assert f"host='{s['HOST']}'" in mapfile and f"dbname='{s['NAME']}'" in mapfile
     assert 'LABELITEM "名称"' in mapfile  # korla-buildings-gbk: Chinese column names

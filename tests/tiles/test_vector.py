@@ -137,3 +137,18 @@ def test_raster_seed_fills_mapproxys_cache_for_public_layers_only(tile_dir):
     assert tiles and {t.parts[-3] for t in tiles} == {"0", "1", "2", "3"}
     with pytest.raises(CommandError, match="not public"):
         call_command("tiles", "seed", "--layer", INTERNAL, "--raster", "--zoom", "0-1", stdout=StringIO())
+    with pytest.raises(CommandError, match="not in the tile service"):
+        call_command("tiles", "seed", "--layer", "no-such-layer", "--raster", "--zoom", "0-1", stdout=StringIO())
+
+
+def test_basemap_seed_covers_its_members(tile_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("tiles", "seed", "--layer", "basemap", "--zoom", "2-4", "--grid", "cgcs2000_c", stdout=out)
+    assert "basemap: raster tiles of zooms 2-4" in out.getvalue()
+    tiles = list((tile_dir / "tiles" / "mapproxy" / "cache").glob("basemap_*/cgcs2000_c/*/*/*.png"))
+    assert {t.parts[-3] for t in tiles} == {"2", "3", "4"}
+    assert not list((tile_dir / "tiles" / "mapproxy" / "cache").glob("basemap_*/GLOBAL_WEBMERCATOR"))

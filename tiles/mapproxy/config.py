@@ -18,7 +18,7 @@ import yaml
 from django.conf import settings
 
 from .. import front
-from . import catalog, fonts, mapfile
+from . import catalog, fonts, mapfile, renderpool
 from .files import atomic_write, exclusive, staged
 from .grids import BBOX_SRS, GRID_CONF, GRIDS, WMS_SRS
 from .paths import Paths, paths
@@ -158,7 +158,7 @@ def build(layers: list[catalog.LayerSpec], p: Paths, render_keys: dict[str, str]
         "globals": {
             "cache": {"base_dir": str(p.cache_dir), "lock_dir": str(p.cache_dir / "tile_locks")},
             "image": {"paletted": False},
-            "mapserver": {"binary": mapfile.MAPSERV, "working_dir": str(p.work_dir)},
+            "mapserver": {"binary": str(p.mapserv_cgi), "working_dir": str(p.work_dir)},
         },
     }
 
@@ -205,6 +205,7 @@ def regenerate() -> bool:
         font = fonts.cjk_font(p.font_dir)
         atomic_write(p.fontset, mapfile.render_fontset(font, fonts.arabic_font()))
         atomic_write(p.mapserver_conf, mapfile.render_config(p))
+        atomic_write(p.mapserv_cgi, renderpool.wrapper(p, mapfile.MAPSERV), mode=0o755)
         map_text = mapfile.render_mapfile(layers, p, targets=targets, label_edge=META_BUFFER)
         if _differs(p.mapfile, map_text):
             with staged(p.mapfile, 0o600) as tmp:  # 0600: it holds the database connection

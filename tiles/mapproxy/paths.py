@@ -38,6 +38,11 @@ class Paths:
         return self.mapserver_dir / "mapserver.conf"
 
     @property
+    def mapserv_cgi(self) -> Path:
+        """The binary MapProxy runs for its mapserver sources (renderpool.wrapper)."""
+        return self.mapserver_dir / "mapserv-cgi"
+
+    @property
     def fontset(self) -> Path:
         return self.mapserver_dir / "fonts.txt"
 

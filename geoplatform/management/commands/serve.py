@@ -7,6 +7,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from geoplatform import front as static_front
+from tiles.mapproxy import mapfile, renderpool
+from tiles.mapproxy.config import regenerate
+from tiles.mapproxy.paths import paths
 
 
 class Command(BaseCommand):
@@ -21,10 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-jobs", action="store_true", help="no background-job worker (run `geoplatform worker` elsewhere)")
         parser.add_argument("--front", choices=["nginx", "none"],
                             help=f"static front: nginx (default when {static_front.NGINX} exists) or none (gunicorn alone)")
+        parser.add_argument("--render-processes", type=int, default=max(2, os.cpu_count() or 1),
+                            help="warm mapserv processes for MapProxy (0: a mapserv per tile, much slower)")
         parser.add_argument("--front-dir", type=Path,
                             help="nginx's configuration, pid, temporary files, socket and log (default DATA_DIR/front/PORT)")
 
-    def handle(self, *args, host, port, workers, timeout, no_jobs, front, front_dir, **options):
+    def handle(self, *args, host, port, workers, timeout, no_jobs, front, front_dir, render_processes, **options):
         if front is None:
             front = "nginx" if static_front.available() else "none"
             if front == "none":
@@ -55,6 +60,16 @@ class Command(BaseCommand):
                "--timeout", str(timeout), "--access-logfile", "-"]
         if nginx:  # the client's address, as nginx saw it (gunicorn's own peer is the socket)
             web += ["--access-logformat", '%({x-forwarded-for}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"']
+        pool = None
+        if render_processes > 0:
+            if renderpool.available():
+                regenerate()  # the files mapserv reads at start
+                pool = renderpool.RenderPool(paths(), mapfile.MAPSERV, render_processes)
+                if not pool.start():
+                    self.stderr.write("notice: another process keeps warm mapserv processes for this tiles directory: using them")
+            else:
+                self.stderr.write(f"notice: {renderpool.CGI_FCGI} not found (scripts/system-deps.sh installs it): "
+                                  "one mapserv per tile")
         children = [static_front.spawn(web)]
         stopping = False
 
@@ -96,6 +111,8 @@ class Command(BaseCommand):
                     child.wait()
             if nginx:
                 nginx.clean()
+            if pool:
+                pool.stop()
         if stopping:
             sys.exit(0)
         sys.exit((ended.returncode if ended else 1) or 1)
