@@ -2,7 +2,11 @@
 
 Cost grows with the features in a tile, so low zooms (≤ OVERVIEW_ZOOM) read a generalised
 overview table built once per data version (points snapped into clusters with a count,
-lines and polygons simplified and sub-pixel ones left out), never the whole layer.
+lines and polygons simplified and sub-pixel ones left out), never the whole layer. Above it:
+a point layer too dense for its tiles (more than TILE_BUDGET points a tile on average) reads a
+cluster table of that zoom, built the same way; polygons smaller than a pixel are left out (a
+building at z11 is a fraction of a pixel: clipping and encoding it costs, drawing it shows
+nothing). Lines are never thinned there: a road network would get gaps.
 """
 
 import re
@@ -13,7 +17,7 @@ from psycopg import sql
 from layers import storage
 from layers.models import Layer
 
-from .grid import pixel_metres
+from .grid import pixel_metres, tile_range
 
 OVERVIEW_ZOOM = 10  # tiles at this zoom and below come from the overview
 EXTENT = 4096
@@ -28,11 +32,34 @@ def reach_degrees(z: int) -> float:
     metres = pixel_metres(z) * 256 * BUFFER / EXTENT
     if z <= OVERVIEW_ZOOM:
         metres += pixel_metres(OVERVIEW_ZOOM) * 4
+    else:  # a point layer may be clustered at z itself (cluster_zoom)
+        metres += pixel_metres(z) * 4
     return metres / 111_320 * 2  # a degree of longitude at 60°N is half of one at the equator
 
 
-def overview_table(layer: Layer) -> str:
-    return f"{layer.table_name[:40]}__vt{layer.data_version}"
+MAX_CLUSTER_ZOOM = 22
+TILE_BUDGET = 10_000  # points a tile may carry on average before they are clustered at its own zoom
+
+
+
+
+def cluster_zoom(layer: Layer, z: int) -> int | None:
+    """The zoom of the overview that serves a tile at z: OVERVIEW_ZOOM's for z <= OVERVIEW_ZOOM; for a
+    point layer dense enough that a tile at z would carry more than TILE_BUDGET points on average,
+    a cluster table of z itself; else None (the layer table)."""
+    if z <= OVERVIEW_ZOOM:
+        return OVERVIEW_ZOOM
+    if layer.geometry_type != Layer.GeometryType.POINT or not layer.extent:
+        return None
+    x0, y0, x1, y1 = tile_range(layer.extent.extent, z)
+    tiles = (x1 - x0 + 1) * (y1 - y0 + 1)
+    return z if layer.feature_count / tiles > TILE_BUDGET else None
+
+
+def overview_table(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
+    if zoom == OVERVIEW_ZOOM:
+        return f"{layer.table_name[:40]}__vt{layer.data_version}"
+    return f"{layer.table_name[:40]}__vt{layer.data_version}z{zoom}"  # ≤ 63 bytes, like drop_overviews' pattern
 
 
 def _columns(layer: Layer, z: int) -> list[str]:
@@ -40,13 +67,13 @@ def _columns(layer: Layer, z: int) -> list[str]:
     return names if z >= DETAIL_ZOOM else [n for n in names if LABEL_FIELDS.search(n)]
 
 
-def ensure_overview(layer: Layer) -> str:
+def ensure_overview(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
     """The overview table of the layer's current data version (built under an advisory lock
     so concurrent first requests build it once); older versions' overviews are dropped."""
-    table = overview_table(layer)
+    table = overview_table(layer, zoom)
     if storage.table_exists(table):
         return table
-    cell = pixel_metres(OVERVIEW_ZOOM) * 4  # a 4-pixel grid at the overview zoom
+    cell = pixel_metres(zoom) * 4  # a 4-pixel grid at the overview zoom
     keep = [sql.Identifier(c) for c in _columns(layer, 0)]
     cur = connection.cursor().cursor
     cur.execute("SELECT pg_advisory_lock(3857, %s)", [layer.pk])
@@ -55,7 +82,7 @@ def ensure_overview(layer: Layer) -> str:
             return table
         source = storage.qualified(layer.table_name)
         target = storage.qualified(table)
-        if layer.geometry_type == "MultiPoint":
+        if layer.geometry_type == Layer.GeometryType.POINT:
             # One point per occupied grid cell, carrying how many it stands for and one name.
             attrs = sql.SQL("").join(sql.SQL(", (array_agg({c}))[1] AS {c}").format(c=c) for c in keep)
             cur.execute(sql.SQL(
@@ -87,31 +114,36 @@ def drop_overviews(layer: Layer, keep_current: bool = False) -> None:
     cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
                 [storage.schema(), f"{layer.table_name[:40]}\\_\\_vt%"])
     for (name,) in cur.fetchall():
-        if not (keep_current and name == overview_table(layer)):
+        if not (keep_current and name in {overview_table(layer, zoom) for zoom in range(MAX_CLUSTER_ZOOM + 1)}):
             storage.drop_table(name)
 
 
 def render(layer: Layer, z: int, x: int, y: int) -> bytes:
     """The tile as MVT bytes (empty bytes when no feature touches it)."""
-    overview = z <= OVERVIEW_ZOOM
-    table = ensure_overview(layer) if overview else layer.table_name
-    columns = _columns(layer, z)
-    if overview and layer.geometry_type == "MultiPoint":
+    zoom = cluster_zoom(layer, z)
+    overview = zoom is not None
+    table = ensure_overview(layer, zoom) if overview else layer.table_name
+    columns = _columns(layer, 0 if overview else z)  # an overview keeps the label-like columns only
+    if overview and layer.geometry_type == Layer.GeometryType.POINT:
         columns = ["point_count", *columns]
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in columns)
     fid = sql.SQL(", t.fid") if not overview else sql.SQL("")
+    # A bounding-box test on each polygon: no transform, no clipping for what shows as nothing.
+    visible = sql.SQL("AND greatest(ST_XMax(t.geom) - ST_XMin(t.geom), ST_YMax(t.geom) - ST_YMin(t.geom)) >= %(pixel)s") \
+        if not overview and layer.geometry_type == Layer.GeometryType.POLYGON else sql.SQL("")
     # Polygons and lines are simplified to a pixel as they are clipped; points pass untouched.
     query = sql.SQL(
         """WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS e)
            SELECT ST_AsMVT(m.*, %(name)s, {extent}, 'geom'{fid_name}) FROM (
              SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.e, {extent}, {buffer}, true) AS geom {fid} {attrs}
              FROM {table} t, env
-             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490)) m
+             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490) {visible}) m
            WHERE m.geom IS NOT NULL"""
     ).format(extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), fid=fid, attrs=attrs, table=storage.qualified(table),
-             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""))
+             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""), visible=visible)
     cur = connection.cursor().cursor
     margin = pixel_metres(z) * BUFFER / 16  # the MVT buffer, in metres at this zoom
-    cur.execute(query, {"z": z, "x": x, "y": y, "name": layer.slug, "margin": margin})
+    pixel = pixel_metres(z) / 111_320  # degrees of longitude per pixel (Web Mercator: at any latitude)
+    cur.execute(query, {"z": z, "x": x, "y": y, "name": layer.slug, "margin": margin, "pixel": pixel})
     data = cur.fetchone()[0]
     return bytes(data) if data else b""

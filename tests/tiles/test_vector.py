@@ -11,7 +11,7 @@ from tiles import cache
 from tiles.grid import tile_range
 
 from ..conftest import INTERNAL, PUBLIC, RESTRICTED
-from ..ingest.conftest import feature, load, point, write_geojson
+from ..ingest.conftest import feature, load, point, square, write_geojson
 from ..layers.test_access import VIEW
 
 SLUGS = {"public": PUBLIC, "internal": INTERNAL, "restricted": RESTRICTED}
@@ -76,6 +76,37 @@ def test_low_zooms_come_from_an_overview_not_the_whole_layer(client):
     data = decode(client.get("/vt/places/0/0/0.pbf"))["places"]["features"]
     assert sum(f["properties"]["point_count"] for f in data) == 14
     assert all("population" not in f["properties"] for f in data)  # label fields only at low zoom
+
+
+def test_a_dense_point_layer_is_clustered_above_the_overview_zoom(client, monkeypatch):
+    from tiles import vector
+
+    z = 11
+    x, y = tile_of(*KORLA, z)
+    plain = decode(client.get(f"/vt/places/{z}/{x}/{y}.pbf"))["places"]["features"]
+    assert plain and all("point_count" not in f["properties"] for f in plain) and all("id" in f for f in plain)
+    monkeypatch.setattr(vector, "TILE_BUDGET", 0.001)  # as if each tile held thousands of places
+    assert vector.cluster_zoom(vector.Layer.objects.get(slug="places"), z) == z
+    cache.invalidate("places", None)  # (data that dense would be a new data version: new tiles)
+    clustered = decode(client.get(f"/vt/places/{z}/{x}/{y}.pbf"))["places"]["features"]
+    assert sum(f["properties"]["point_count"] for f in clustered) == len(plain)
+    assert all("population" not in f["properties"] for f in clustered)
+    assert vector.cluster_zoom(vector.Layer.objects.get(slug="places"), 10) == vector.OVERVIEW_ZOOM
+
+
+def test_polygons_smaller_than_a_pixel_are_left_out(client, tmp_path):
+    lon, lat = 86.2, 41.7
+    path = write_geojson(tmp_path / "blocks.geojson", [
+        feature(square(lon, lat, 0.0001), name="小屋"),  # ≈ 10 m: a fraction of a pixel at z11 (≈ 57 m here)
+        feature(square(lon + 0.01, lat, 0.02), name="大院"),  # ≈ 2 km
+    ])
+    load(path, layer="blocks", access="public")
+    x, y = tile_of(lon, lat, 11)
+    names = {f["properties"]["name"] for f in decode(client.get(f"/vt/blocks/11/{x}/{y}.pbf"))["blocks"]["features"]}
+    assert names == {"大院"}
+    x, y = tile_of(lon + 0.00005, lat + 0.00005, 16)
+    names = {f["properties"]["name"] for f in decode(client.get(f"/vt/blocks/16/{x}/{y}.pbf"))["blocks"]["features"]}
+    assert "小屋" in names  # ≈ 4 pixels at z16
 
 
 def test_private_layers_cache_apart_from_public_ones(client, users, tile_dir):
