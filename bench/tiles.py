@@ -405,7 +405,7 @@ def timed_passes(server, paths: list[str], args, before_pass=lambda: None) -> di
 def mvt_scenario(args, dsn: dict, tables: dict, bbox, tiles: list, out_dir: Path) -> tuple[dict, list[str]]:
     """Uncached MVT: ours (private, emptied cache) against TiPG, per bench layer."""
     from layers.models import Layer
-    from tiles.vector import OVERVIEW_ZOOM
+    from tiles.vector import overview_zoom
 
     results, failures = {}, []
     tiles_dir = tiles_root() / f"mvt-{os.getpid()}"
@@ -424,8 +424,10 @@ def mvt_scenario(args, dsn: dict, tables: dict, bbox, tiles: list, out_dir: Path
             log(f"\n[mvt {source}] {len(tiles)} addresses, z{ZOOMS.start}–{ZOOMS.stop - 1}; checking both servers' answers …")
             t0 = time.perf_counter()
             layer = Layer.objects.get(slug=slug)
-            # Ours leaves polygons and lines smaller than a pixel of the overview zoom out of its overviews.
-            design_zoom = -1 if layer.geometry_type == "MultiPoint" else OVERVIEW_ZOOM
+            # Ours leaves polygons and lines smaller than a pixel out of its overviews (z ≤ 10, and
+            # above where the layer is too dense for its tiles).
+            design_zoom = -1 if layer.geometry_type == "MultiPoint" else \
+                max((z for z in ZOOMS if overview_zoom(layer, z) is not None), default=-1)
             probe = probe_mvt(servers, paths, tiles, design_zoom)  # also builds our overview table on first use
             log(f"  checked in {time.perf_counter() - t0:.1f} s")
             head = "non-empty, features, KiB/tile"
@@ -436,7 +438,7 @@ def mvt_scenario(args, dsn: dict, tables: dict, bbox, tiles: list, out_dir: Path
                 log(f"  {z:>4} {nz:>5}  {o[0]:>10} {o[1]:>12,} {o[2] / nz / 1024:>12.1f}  "
                     f"{p[0]:>10} {p[1]:>12,} {p[2] / nz / 1024:>12.1f}")
             if probe["by_design"]:
-                log(f"  empty in ours by design (sub-pixel {layer.geometry_type} left out at z ≤ {OVERVIEW_ZOOM}): "
+                log(f"  empty in ours by design (sub-pixel {layer.geometry_type} left out of overviews, z ≤ {design_zoom}): "
                     f"{len(probe['by_design'])} tiles, e.g. {probe['by_design'][0]}")
             if probe["problems"]:
                 for line in probe["problems"][:20]:

@@ -2,11 +2,10 @@
 
 Cost grows with the features in a tile, so low zooms (≤ OVERVIEW_ZOOM) read a generalised
 overview table built once per data version (points snapped into clusters with a count,
-lines and polygons simplified and sub-pixel ones left out), never the whole layer. Above it:
-a point layer too dense for its tiles (more than TILE_BUDGET points a tile on average) reads a
-cluster table of that zoom, built the same way; polygons smaller than a pixel are left out (a
-building at z11 is a fraction of a pixel: clipping and encoding it costs, drawing it shows
-nothing). Lines are never thinned there: a road network would get gaps.
+lines and polygons simplified and sub-pixel ones left out), never the whole layer. Above it, a
+layer too dense for its tiles at a zoom (more than TILE_BUDGET features a tile on average) reads
+an overview of that zoom, built the same way with that zoom's pixel: 200,000 buildings at z11
+are 50,000 sub-pixel specks a tile, costly to clip and encode and invisible when drawn.
 """
 
 import re
@@ -32,24 +31,24 @@ def reach_degrees(z: int) -> float:
     metres = pixel_metres(z) * 256 * BUFFER / EXTENT
     if z <= OVERVIEW_ZOOM:
         metres += pixel_metres(OVERVIEW_ZOOM) * 4
-    else:  # a point layer may be clustered at z itself (cluster_zoom)
+    else:  # a dense layer may have an overview of z itself (overview_zoom)
         metres += pixel_metres(z) * 4
     return metres / 111_320 * 2  # a degree of longitude at 60°N is half of one at the equator
 
 
-MAX_CLUSTER_ZOOM = 22
-TILE_BUDGET = 10_000  # points a tile may carry on average before they are clustered at its own zoom
+MAX_OVERVIEW_ZOOM = 22
+# Features a tile may average before its zoom gets an overview: an overview's 4-pixel cluster grid
+# has 64 × 64 cells a tile, so more points than that would not show apart.
+TILE_BUDGET = 4096
 
 
-
-
-def cluster_zoom(layer: Layer, z: int) -> int | None:
+def overview_zoom(layer: Layer, z: int) -> int | None:
     """The zoom of the overview that serves a tile at z: OVERVIEW_ZOOM's for z <= OVERVIEW_ZOOM; for a
-    point layer dense enough that a tile at z would carry more than TILE_BUDGET points on average,
-    a cluster table of z itself; else None (the layer table)."""
+    layer dense enough that a tile at z would carry more than TILE_BUDGET features on average, an
+    overview of z itself; else None (the layer table)."""
     if z <= OVERVIEW_ZOOM:
         return OVERVIEW_ZOOM
-    if layer.geometry_type != Layer.GeometryType.POINT or not layer.extent:
+    if not layer.extent or not layer.feature_count:
         return None
     x0, y0, x1, y1 = tile_range(layer.extent.extent, z)
     tiles = (x1 - x0 + 1) * (y1 - y0 + 1)
@@ -95,7 +94,7 @@ def ensure_overview(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
         else:
             # Simplified to a pixel of the overview zoom; features smaller than a pixel left out.
             attrs = sql.SQL("").join(sql.SQL(", t.{c}").format(c=c) for c in keep)
-            tolerance = pixel_metres(OVERVIEW_ZOOM) / 111_320  # degrees
+            tolerance = pixel_metres(zoom) / 111_320  # degrees
             cur.execute(sql.SQL(
                 """CREATE TABLE {target} AS
                    SELECT ST_SimplifyPreserveTopology(t.geom, %s) AS geom {attrs} FROM {source} t
@@ -114,13 +113,13 @@ def drop_overviews(layer: Layer, keep_current: bool = False) -> None:
     cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
                 [storage.schema(), f"{layer.table_name[:40]}\\_\\_vt%"])
     for (name,) in cur.fetchall():
-        if not (keep_current and name in {overview_table(layer, zoom) for zoom in range(MAX_CLUSTER_ZOOM + 1)}):
+        if not (keep_current and name in {overview_table(layer, zoom) for zoom in range(MAX_OVERVIEW_ZOOM + 1)}):
             storage.drop_table(name)
 
 
 def render(layer: Layer, z: int, x: int, y: int) -> bytes:
     """The tile as MVT bytes (empty bytes when no feature touches it)."""
-    zoom = cluster_zoom(layer, z)
+    zoom = overview_zoom(layer, z)
     overview = zoom is not None
     table = ensure_overview(layer, zoom) if overview else layer.table_name
     columns = _columns(layer, 0 if overview else z)  # an overview keeps the label-like columns only
@@ -128,22 +127,18 @@ def render(layer: Layer, z: int, x: int, y: int) -> bytes:
         columns = ["point_count", *columns]
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in columns)
     fid = sql.SQL(", t.fid") if not overview else sql.SQL("")
-    # A bounding-box test on each polygon: no transform, no clipping for what shows as nothing.
-    visible = sql.SQL("AND greatest(ST_XMax(t.geom) - ST_XMin(t.geom), ST_YMax(t.geom) - ST_YMin(t.geom)) >= %(pixel)s") \
-        if not overview and layer.geometry_type == Layer.GeometryType.POLYGON else sql.SQL("")
     # Polygons and lines are simplified to a pixel as they are clipped; points pass untouched.
     query = sql.SQL(
         """WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS e)
            SELECT ST_AsMVT(m.*, %(name)s, {extent}, 'geom'{fid_name}) FROM (
              SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.e, {extent}, {buffer}, true) AS geom {fid} {attrs}
              FROM {table} t, env
-             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490) {visible}) m
+             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490)) m
            WHERE m.geom IS NOT NULL"""
     ).format(extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), fid=fid, attrs=attrs, table=storage.qualified(table),
-             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""), visible=visible)
+             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""))
     cur = connection.cursor().cursor
     margin = pixel_metres(z) * BUFFER / 16  # the MVT buffer, in metres at this zoom
-    pixel = pixel_metres(z) / 111_320  # degrees of longitude per pixel (Web Mercator: at any latitude)
-    cur.execute(query, {"z": z, "x": x, "y": y, "name": layer.slug, "margin": margin, "pixel": pixel})
+    cur.execute(query, {"z": z, "x": x, "y": y, "name": layer.slug, "margin": margin})
     data = cur.fetchone()[0]
     return bytes(data) if data else b""

@@ -107,6 +107,42 @@ def test_ascii_grid_and_srs_option(tmp_path):
     assert (v.width, v.height, v.native_srid, v.nodata) == (4, 3, 4538, -9999)
 
 
+@pytest.mark.parametrize("name, driver, options", [
+    ("dem.img", "HFA", {}),  # ERDAS Imagine
+    ("dem.tif", "GTiff", {"BIGTIFF": "YES", "TILED": "YES", "COMPRESS": "DEFLATE"}),
+])
+def test_imagine_and_bigtiff_dems(tmp_path, name, driver, options):
+    data = plane()
+    src = tmp_path / name
+    with rasterio.open(src, "w", driver=driver, width=300, height=200, count=1, dtype="float32", crs="EPSG:4538",
+                       transform=from_origin(X0, Y0, RES, RES), nodata=-9999, **options) as ds:
+        ds.write(data, 1)
+    if driver == "GTiff":
+        assert src.read_bytes()[2:4] == b"\x2b\x00"  # BigTIFF's version number, 43
+    load(src, layer="t-format", kind="dem", derived=False)
+    v = current("t-format")
+    assert (v.width, v.height, v.native_srid, v.nodata) == (300, 200, 4538, -9999)
+    assert cog_validate(str(v.absolute_path))[0]
+    with rasterio.open(v.absolute_path) as ds:
+        np.testing.assert_array_equal(ds.read(1), data)
+
+
+def test_jpeg2000_orthophoto(tmp_path):
+    r, c = np.mgrid[0:256, 0:384]
+    rgb = np.stack([c * 255 // 383, r * 255 // 255, (r + c) * 255 // 638]).astype("uint8")  # smooth: JPEG keeps it
+    src = tmp_path / "dom.jp2"
+    with rasterio.open(src, "w", driver="JP2OpenJPEG", width=384, height=256, count=3, dtype="uint8", crs="EPSG:4538",
+                       transform=from_origin(X0, Y0, 0.5, 0.5), QUALITY=100, REVERSIBLE="YES") as ds:
+        ds.write(rgb)
+    assert src.read_bytes()[4:8] == b"jP  "  # a JP2 file, not a renamed TIFF
+    load(src, layer="t-jp2", kind="dom")
+    v = current("t-jp2")
+    assert (v.bands, v.width, v.height, v.res_x, v.native_srid) == (3, 384, 256, 0.5, 4538)
+    with rasterio.open(v.absolute_path) as ds:
+        assert ds.bounds.left == pytest.approx(X0) and ds.bounds.top == pytest.approx(Y0)
+        assert np.abs(ds.read().astype(int) - rgb).mean() < 3  # JPEG in the COG: close to the lossless source
+
+
 def test_mosaic_from_a_folder_and_a_zip(tmp_path):
     data = plane(200, 200)
     folder = tmp_path / "tiles"
@@ -147,6 +183,31 @@ def test_elevation_query_and_profile(client, tmp_path):
     assert p["length_m"] == pytest.approx(400, rel=2e-3)
     assert p["elevation"] == pytest.approx([1025 + 0.5 * c for c in (0, 50, 100, 150, 200)], abs=0.05)
     assert client.get("/api/elevation/profile", {"layer": "t-elev", "line": "86 41"}).status_code == 400
+
+
+@pytest.fixture(scope="module")
+def sample_dem(tmp_path_factory):
+    """The demo's synthetic 1 m DEM of the Korla sheet and its published check points
+    (sample_data/make_raster.py): only the DEM part, the orthophoto is not needed here."""
+    from sample_data import make_raster as mr
+
+    out = tmp_path_factory.mktemp("sample_dem")
+    z = mr.dem_array()
+    mr.write_dem(out / "dem_korla_1m.tif", z, mr.WEST, mr.NORTH)
+    return out / "dem_korla_1m.tif", mr.check_points(z), mr.TOLERANCE
+
+
+def test_sample_dem_check_points_through_the_api(client, sample_dem):
+    path, points, tolerance = sample_dem
+    load(path, layer="t-korla-dem", kind="dem", access="public", derived=False)
+    for p in points:
+        r = client.get("/api/elevation", {"layer": "t-korla-dem", "lon": p["lon"], "lat": p["lat"]}).json()
+        if p["elevation"] is None:  # the void (nodata) and east of the DEM
+            assert r["elevation"] is None, p["name"]
+            continue
+        assert r["elevation"] == pytest.approx(p["elevation"], abs=tolerance), p["name"]
+        if p["nearest_cell"] is not None:  # bilinear, not the containing cell's value
+            assert abs(r["elevation"] - p["nearest_cell"]) > tolerance, p["name"]
 
 
 def test_non_public_dem_needs_access(client, tmp_path):

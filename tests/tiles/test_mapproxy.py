@@ -192,6 +192,25 @@ def test_access_change_regenerates_and_drops_stored_tiles(tiles, settings, tmp_p
     assert not (paths().cache_dir / cache).exists()
 
 
+def test_one_regeneration_per_commit_of_several_layers(tiles, settings, tmp_path, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    from tiles.mapproxy import signals
+
+    use_dir(settings, tmp_path)
+    config.regenerate()
+    runs = []
+    real = config.regenerate
+    monkeypatch.setattr(config, "regenerate", lambda: runs.append(1) or real())
+    signals.connect()
+    with django_capture_on_commit_callbacks(execute=True):
+        for slug in ("lakes", "places", "admin-counties"):  # one load's layers: one transaction
+            Layer.objects.get(slug=slug).save()
+    assert len(runs) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        Layer.objects.get(slug="lakes").save()
+    assert len(runs) == 2  # a later commit regenerates again
+
+
 def test_signals_leave_other_tiles_directories_alone(settings, tmp_path, django_capture_on_commit_callbacks):
     from tiles.mapproxy import signals
 

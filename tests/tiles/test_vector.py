@@ -86,15 +86,18 @@ def test_a_dense_point_layer_is_clustered_above_the_overview_zoom(client, monkey
     plain = decode(client.get(f"/vt/places/{z}/{x}/{y}.pbf"))["places"]["features"]
     assert plain and all("point_count" not in f["properties"] for f in plain) and all("id" in f for f in plain)
     monkeypatch.setattr(vector, "TILE_BUDGET", 0.001)  # as if each tile held thousands of places
-    assert vector.cluster_zoom(vector.Layer.objects.get(slug="places"), z) == z
+    assert vector.overview_zoom(vector.Layer.objects.get(slug="places"), z) == z
     cache.invalidate("places", None)  # (data that dense would be a new data version: new tiles)
     clustered = decode(client.get(f"/vt/places/{z}/{x}/{y}.pbf"))["places"]["features"]
     assert sum(f["properties"]["point_count"] for f in clustered) == len(plain)
     assert all("population" not in f["properties"] for f in clustered)
-    assert vector.cluster_zoom(vector.Layer.objects.get(slug="places"), 10) == vector.OVERVIEW_ZOOM
+    assert vector.overview_zoom(vector.Layer.objects.get(slug="places"), 10) == vector.OVERVIEW_ZOOM
 
 
-def test_polygons_smaller_than_a_pixel_are_left_out(client, tmp_path):
+def test_a_dense_polygon_layer_leaves_out_what_is_under_a_pixel(client, tmp_path, monkeypatch):
+    from tiles import vector
+
+    monkeypatch.setattr(vector, "TILE_BUDGET", 0.001)  # as if each tile held thousands of blocks
     lon, lat = 86.2, 41.7
     path = write_geojson(tmp_path / "blocks.geojson", [
         feature(square(lon, lat, 0.0001), name="小屋"),  # ≈ 10 m: a fraction of a pixel at z11 (≈ 57 m here)
@@ -107,6 +110,11 @@ def test_polygons_smaller_than_a_pixel_are_left_out(client, tmp_path):
     x, y = tile_of(lon + 0.00005, lat + 0.00005, 16)
     names = {f["properties"]["name"] for f in decode(client.get(f"/vt/blocks/16/{x}/{y}.pbf"))["blocks"]["features"]}
     assert "小屋" in names  # ≈ 4 pixels at z16
+    monkeypatch.setattr(vector, "TILE_BUDGET", 4096)  # 2 blocks: no overview above z10, all shown
+    cache.invalidate("blocks", None)
+    x, y = tile_of(lon, lat, 11)
+    names = {f["properties"]["name"] for f in decode(client.get(f"/vt/blocks/11/{x}/{y}.pbf"))["blocks"]["features"]}
+    assert names == {"小屋", "大院"}
 
 
 def test_private_layers_cache_apart_from_public_ones(client, users, tile_dir):

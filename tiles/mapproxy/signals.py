@@ -8,7 +8,9 @@ this database (`config.serves_this_database()`):
   tiles in the changed box are removed, and the configuration is regenerated (the extent moved).
 """
 
+import itertools
 import logging
+import threading
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -19,9 +21,19 @@ from layers.models import Layer
 log = logging.getLogger(__name__)
 
 
-def _regenerate():
+# A load saves several layers in one transaction (a DEM and its products, a DXF's fan-out): their
+# commit hooks run one after another in this thread, after the commit, and one regeneration sees
+# them all. So a hook scheduled before a regeneration this thread started since is skipped.
+_sequence = itertools.count(1)
+_local = threading.local()
+
+
+def _regenerate(scheduled: int | None = None):
     from .config import regenerate, serves_this_database
 
+    if scheduled is not None and getattr(_local, "started", 0) > scheduled:
+        return
+    _local.started = next(_sequence)
     try:
         if serves_this_database():
             regenerate()
@@ -30,7 +42,8 @@ def _regenerate():
 
 
 def _layer_changed(sender, instance, **kwargs):
-    transaction.on_commit(_regenerate)
+    scheduled = next(_sequence)
+    transaction.on_commit(lambda: _regenerate(scheduled))
 
 
 def _data_changed(sender, layer, bbox=None, **kwargs):
