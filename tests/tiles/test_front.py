@@ -317,11 +317,12 @@ def _gone(pid: int, seconds: float = 15) -> bool:
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_nginx_ends_with_serve(server_env, tmp_path, how):
-    """Stopped or killed outright, `serve` leaves no nginx (nor gunicorn) behind."""
+    """Stopped or killed outright, `serve` leaves no nginx, gunicorn or warm mapserv behind."""
     port, run = free_port(), tmp_path / "front"
+    env = server_env | {"GEOPLATFORM_TILES_DIR": str(tmp_path / "tiles")}  # a render pool of its own
     serve = subprocess.Popen([sys.executable, "-m", "geoplatform.cli", "serve", "--port", str(port), "--workers", "1",
-                              "--no-jobs", "--front", "nginx", "--front-dir", str(run)], cwd=ROOT, env=server_env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--no-jobs", "--front", "nginx", "--front-dir", str(run), "--render-processes", "2"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not (run / "nginx.pid").exists() or not (run / "nginx.pid").read_text().strip() or not _listening(port):
@@ -329,9 +330,13 @@ def test_nginx_ends_with_serve(server_env, tmp_path, how):
             time.sleep(0.1)
         nginx_pid = int((run / "nginx.pid").read_text())
         assert fetch(f"http://127.0.0.1:{port}/static/vendor/leaflet/leaflet.js").from_disk
+        children = subprocess.run(["pgrep", "-P", str(serve.pid), "-x", "mapserv"], capture_output=True, text=True)
+        mapserv = [int(pid) for pid in children.stdout.split()]
+        assert len(mapserv) == 2
         serve.send_signal(how)
         serve.wait(timeout=30)
         assert _gone(nginx_pid) and not _listening(port)
+        assert all(_gone(pid) for pid in mapserv)
         if how == signal.SIGTERM:
             assert serve.returncode == 0 and not (run / "app.sock").exists()
     finally:

@@ -134,6 +134,7 @@ class RenderPool:
         if self._lock is None:
             return
         self._stopping.set()
+        self._watcher.join(timeout=5)  # no replacement started from here on
         self.socket.unlink(missing_ok=True)  # new requests go to a cold mapserv from now on
         for child in self._children:  # a render in progress finishes; idle ones wait in accept()
             with contextlib.suppress(ProcessLookupError):
