@@ -56,9 +56,11 @@ def overview_zoom(layer: Layer, z: int) -> int | None:
 
 
 def overview_table(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
+    """≤ 63 bytes, and matched by drop_overviews' pattern. The `m`: geometries in EPSG:3857 (an
+    older format without it is dropped, never read)."""
     if zoom == OVERVIEW_ZOOM:
-        return f"{layer.table_name[:40]}__vt{layer.data_version}"
-    return f"{layer.table_name[:40]}__vt{layer.data_version}z{zoom}"  # ≤ 63 bytes, like drop_overviews' pattern
+        return f"{layer.table_name[:40]}__vt{layer.data_version}m"
+    return f"{layer.table_name[:40]}__vt{layer.data_version}z{zoom}m"
 
 
 def _columns(layer: Layer, z: int) -> list[str]:
@@ -68,7 +70,8 @@ def _columns(layer: Layer, z: int) -> list[str]:
 
 def ensure_overview(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
     """The overview table of the layer's current data version (built under an advisory lock
-    so concurrent first requests build it once); older versions' overviews are dropped."""
+    so concurrent first requests build it once); older versions' overviews are dropped. Its
+    geometries are in Web Mercator, the tiles' own CRS: no transform per feature and request."""
     table = overview_table(layer, zoom)
     if storage.table_exists(table):
         return table
@@ -86,20 +89,20 @@ def ensure_overview(layer: Layer, zoom: int = OVERVIEW_ZOOM) -> str:
             attrs = sql.SQL("").join(sql.SQL(", (array_agg({c}))[1] AS {c}").format(c=c) for c in keep)
             cur.execute(sql.SQL(
                 """CREATE TABLE {target} AS
-                   SELECT ST_Transform(ST_Centroid(ST_Collect(g3857)), 4490) AS geom, count(*)::bigint AS point_count {attrs}
+                   SELECT ST_Centroid(ST_Collect(g3857)) AS geom, count(*)::bigint AS point_count {attrs}
                    FROM (SELECT t.*, ST_SnapToGrid(ST_Transform(ST_GeometryN(t.geom, 1), 3857), %s) AS cell,
                                 ST_Transform(ST_GeometryN(t.geom, 1), 3857) AS g3857 FROM {source} t) s
                    GROUP BY cell"""
             ).format(target=target, source=source, attrs=attrs), [cell])
         else:
-            # Simplified to a pixel of the overview zoom; features smaller than a pixel left out.
+            # Simplified to a pixel of the overview zoom; features smaller than a pixel left out
+            # (tested on the stored box, in degrees: 1 px of longitude, before any transform).
             attrs = sql.SQL("").join(sql.SQL(", t.{c}").format(c=c) for c in keep)
-            tolerance = pixel_metres(zoom) / 111_320  # degrees
             cur.execute(sql.SQL(
                 """CREATE TABLE {target} AS
-                   SELECT ST_SimplifyPreserveTopology(t.geom, %s) AS geom {attrs} FROM {source} t
+                   SELECT ST_SimplifyPreserveTopology(ST_Transform(t.geom, 3857), %s) AS geom {attrs} FROM {source} t
                    WHERE greatest(ST_XMax(t.geom) - ST_XMin(t.geom), ST_YMax(t.geom) - ST_YMin(t.geom)) >= %s"""
-            ).format(target=target, source=source, attrs=attrs), [tolerance, tolerance])
+            ).format(target=target, source=source, attrs=attrs), [pixel_metres(zoom), pixel_metres(zoom) / 111_320])
         cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(target))
         cur.execute(sql.SQL("ANALYZE {}").format(target))
         drop_overviews(layer, keep_current=True)
@@ -127,16 +130,20 @@ def render(layer: Layer, z: int, x: int, y: int) -> bytes:
         columns = ["point_count", *columns]
     attrs = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in columns)
     fid = sql.SQL(", t.fid") if not overview else sql.SQL("")
+    if overview:  # already in EPSG:3857
+        geom, where = sql.SQL("t.geom"), sql.SQL("t.geom && ST_Expand(env.e, %(margin)s)")
+    else:
+        geom, where = sql.SQL("ST_Transform(t.geom, 3857)"), sql.SQL("t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490)")
     # Polygons and lines are simplified to a pixel as they are clipped; points pass untouched.
     query = sql.SQL(
         """WITH env AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS e)
            SELECT ST_AsMVT(m.*, %(name)s, {extent}, 'geom'{fid_name}) FROM (
-             SELECT ST_AsMVTGeom(ST_Transform(t.geom, 3857), env.e, {extent}, {buffer}, true) AS geom {fid} {attrs}
+             SELECT ST_AsMVTGeom({geom}, env.e, {extent}, {buffer}, true) AS geom {fid} {attrs}
              FROM {table} t, env
-             WHERE t.geom && ST_Transform(ST_Expand(env.e, %(margin)s), 4490)) m
+             WHERE {where}) m
            WHERE m.geom IS NOT NULL"""
     ).format(extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), fid=fid, attrs=attrs, table=storage.qualified(table),
-             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""))
+             fid_name=sql.SQL(", 'fid'") if not overview else sql.SQL(""), geom=geom, where=where)
     margin = pixel_metres(z) * BUFFER / 16  # the MVT buffer, in metres at this zoom
     with transaction.atomic():
         cur = connection.cursor().cursor

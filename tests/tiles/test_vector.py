@@ -90,6 +90,15 @@ def test_a_dense_point_layer_is_clustered_above_the_overview_zoom(client, monkey
     cache.invalidate("places", None)  # (data that dense would be a new data version: new tiles)
     clustered = decode(client.get(f"/vt/places/{z}/{x}/{y}.pbf"))["places"]["features"]
     assert sum(f["properties"]["point_count"] for f in clustered) == len(plain)
+
+    def xy(f):
+        c = f["geometry"]["coordinates"]
+        return tuple(c[0] if f["geometry"]["type"] == "MultiPoint" else c)
+
+    # A cluster of one is the point itself, at the same place in the tile (overviews are stored in
+    # EPSG:3857, the layer in 4490: the two paths must agree).
+    singles = [xy(f) for f in clustered if f["properties"]["point_count"] == 1]
+    assert singles and all(any(abs(a - c) <= 1 and abs(b - d) <= 1 for c, d in map(xy, plain)) for a, b in singles)
     assert all("population" not in f["properties"] for f in clustered)
     assert vector.overview_zoom(vector.Layer.objects.get(slug="places"), 10) == vector.OVERVIEW_ZOOM
 
