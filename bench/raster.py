@@ -646,25 +646,40 @@ def through_server(gp: str, tiles: list, work: Path) -> dict:
         server.stop()
     # The renderer alone: MapProxy's mapserver source runs one mapserv process per GetMap. Public
     # layers: a 4 × 4 metatile + 80 px buffer per uncached request; others: 1 × 1 + 80 px.
-    for label, meta in (("256 px, no buffer", 0), ("416 px (1×1 + 80 px: internal layers)", 1),
-                        ("1184 px (4×4 + 80 px: public layers)", 4)):
-        wait_for_quiet_cpu()
-        try:
-            ms = mapserv_times(tiles[:30], meta)
-        except RuntimeError as e:
-            out["mapserv"][label] = str(e)
-            break
-        out["mapserv"][label] = {"p50": statistics.median(ms), "p95": pct(ms, 95), "n": len(ms)}
+    from tiles.mapproxy import mapfile, renderpool
+    from tiles.mapproxy.paths import paths
+
+    pool = renderpool.RenderPool(paths(), mapfile.MAPSERV, 2) if renderpool.available() else None
+    ways = [("cold", mapfile.MAPSERV)] + ([("warm (render pool)", str(paths().mapserv_cgi))] if pool else [])
+    try:
+        for way, binary in ways:
+            if binary != mapfile.MAPSERV and not pool.start():
+                out["mapserv"]["warm"] = "another render pool serves this tiles directory"
+                break
+            for label, meta in (("256 px, no buffer", 0), ("416 px (1×1 + 80 px: internal layers)", 1),
+                                ("1184 px (4×4 + 80 px: public layers)", 4)):
+                wait_for_quiet_cpu()
+                try:
+                    if binary != mapfile.MAPSERV:
+                        mapserv_times(tiles[:4], meta, binary)  # each process's first call: libraries, PROJ, connection
+                    ms = mapserv_times(tiles[:30], meta, binary)
+                except RuntimeError as e:
+                    out["mapserv"][f"{way}, {label}"] = str(e)
+                    break
+                out["mapserv"][f"{way}, {label}"] = {"p50": statistics.median(ms), "p95": pct(ms, 95), "n": len(ms)}
+    finally:
+        if pool:
+            pool.stop()
     return out
 
 
-def mapserv_times(tiles: list, meta: int) -> list[float]:
-    """Milliseconds per GetMap of the bench layer run as MapProxy runs it (a mapserv process with
-    QUERY_STRING), on the mapfile the server generated. meta 0: the bare 256 px tile."""
+def mapserv_times(tiles: list, meta: int, binary: str) -> list[float]:
+    """Milliseconds per GetMap of the bench layer run as MapProxy runs it (`binary` as a CGI:
+    mapserv itself, or the generated mapserv-cgi that hands it to the render pool), on the
+    mapfile the server generated. meta 0: the bare 256 px tile."""
     import morecantile
 
     from tiles.mapproxy import config as mp_config
-    from tiles.mapproxy import mapfile
     from tiles.mapproxy.paths import paths
 
     p = paths()
@@ -685,7 +700,7 @@ def mapserv_times(tiles: list, meta: int) -> list[float]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MAPSERVER_CONFIG_FILE": str(p.mapserver_conf),
                "REQUEST_METHOD": "GET", "QUERY_STRING": query}
         start = time.perf_counter()
-        r = subprocess.run([mapfile.MAPSERV], env=env, cwd=str(p.work_dir), capture_output=True)
+        r = subprocess.run([binary], env=env, cwd=str(p.work_dir), capture_output=True)
         times.append((time.perf_counter() - start) * 1000)
         if r.returncode != 0 or b"\x89PNG" not in r.stdout[:200]:
             raise RuntimeError(f"mapserv gave no PNG: {r.stdout[:300]!r} {r.stderr[:300]!r}")
