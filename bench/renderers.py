@@ -255,6 +255,8 @@ CANDIDATE_NOTE = ('PROJECTION "+proj=longlat +ellps=GRS80 +no_defs" instead of "
 def write_candidate(mapfile: Path, target: Path) -> bool:
     """The generated mapfile with the two changes of CANDIDATE_NOTE (a measurement, not the product)."""
     text = mapfile.read_text()
+    if '"init=epsg:4490"' not in text:  # the generated mapfile has both changes (since 66b5cca)
+        return False
     new = text.replace('"init=epsg:4490"', '"+proj=longlat +ellps=GRS80 +no_defs"')
     new = re.sub(r"^(\s*)CONNECTIONTYPE POSTGIS$", r'\1CONNECTIONTYPE POSTGIS\n\1PROCESSING "CLOSE_CONNECTION=DEFER"',
                  new, flags=re.M)

@@ -67,6 +67,24 @@ def test_cgcs2000_grid_tile_of_the_hillshade(client):
     assert img.getchannel("A").getextrema()[1] == 140 and grey.std() > 2
 
 
+def test_raster_tiles_are_rendered_one_at_a_time(client, tiles):
+    import yaml
+
+    conf = yaml.safe_load((tiles.root / "mapproxy/mapproxy.yaml").read_text())
+    layers = {entry["name"]: entry for entry in conf["layers"]}
+    public = conf["caches"][layers["dem-bayingolin-hillshade"]["sources"][0]]
+    internal = conf["caches"][layers["korla-dom"]["tile_sources"][0]]
+    for cache in (public, internal):  # no labels to keep whole: no metatile, no buffer
+        assert cache["meta_size"] == [1, 1] and cache["meta_buffer"] == 0
+    assert not public.get("disable_storage") and internal["disable_storage"] is True
+    # a public raster tile is stored alone, not with its 15 neighbours of a 4 × 4 metatile
+    res = 1.40625 / 2 ** 7
+    x, y = int((86.0 + 180) / (256 * res)), int((90 - 42.5) / (256 * res))
+    png(client.get(f"/tiles/wmts/dem-bayingolin-hillshade/cgcs2000_c/07/{x}/{y}.png"))
+    stored = list(tiles.cache.glob("dem-bayingolin-hillshade_*/cgcs2000_c/7/*/*.png"))
+    assert len(stored) == 1
+
+
 def test_basemap_draws_hillshade_and_relief_first():
     members = [layer.slug for layer in mapfile.basemap_layers(catalog.vector_layers() + catalog.raster_layers())]
     assert members[:2] == ["dem-bayingolin-relief", "dem-bayingolin-hillshade"]

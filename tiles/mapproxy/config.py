@@ -121,11 +121,18 @@ def build(layers: list[catalog.LayerSpec], p: Paths, render_keys: dict[str, str]
         src, cache = f"{layer.slug}_source", cache_name(layer, render_keys[layer.slug])
         sources[src] = _source(p, [layer.slug], _coverage(layer))
         cache_conf = _cache(src)
-        if layer.public:
+        if layer.kind == "raster":
+            # One tile per call, no buffer: no labels to keep whole, and the warm mapserv reads a
+            # tile's window of the COG in ≈ 25 ms, where a 4 × 4 metatile (1184 px) took ≈ 190 ms
+            # before the first tile of a view came back (docs/benchmarks.md, Raster).
+            cache_conf |= {"meta_size": [1, 1], "meta_buffer": 0}
+        elif layer.public:
             cache_conf |= {"meta_size": [4, 4], "meta_buffer": META_BUFFER}
         else:
             # Never stored: one tile per request (a 4×4 metatile would be rendered and thrown away).
-            cache_conf |= {"disable_storage": True, "meta_size": [1, 1], "meta_buffer": META_BUFFER}
+            cache_conf |= {"meta_size": [1, 1], "meta_buffer": META_BUFFER}
+        if not layer.public:
+            cache_conf["disable_storage"] = True
         caches[cache] = cache_conf
         md = {"abstract": _xml(layer.abstract)} if layer.abstract else {}
         if layer.attribution:
