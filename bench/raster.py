@@ -30,10 +30,11 @@ No two tiles share a 4 × 4 metatile and the dataset is reopened per tile, so no
 no stored tile is reused (the OS page cache may still hold the file, which was just written). If
 the platform's WMTS lists the layer (`geoplatform serve --port 8765 --no-jobs`, started and
 stopped by the bench; the layer is made public for it, untimed), the same addresses are fetched
-through it too (GET of the WMTS REST URL, one at a time). Then the renderer behind it alone:
-`mapserv` run as MapProxy's mapserver source runs it (one process per GetMap, QUERY_STRING, the
-generated mapfile) for a bare 256 px tile, for 416 px (1 × 1 metatile + 80 px buffer: what an
-internal layer costs per request) and for 1184 px (4 × 4 + 80 px: a public layer's uncached request).
+through it too (GET of the WMTS REST URL, one at a time). Then the renderer behind it alone, run
+as MapProxy's mapserver source runs it (a CGI call with QUERY_STRING on the generated mapfile):
+cold (`mapserv` itself, a process per call) and warm (the generated `mapserv-cgi` with a render
+pool of 2 running), for a bare 256 px tile (what a raster layer's tile costs), 416 px (1 × 1 + 80 px:
+an internal vector layer's request) and 1184 px (4 × 4 + 80 px: a public vector layer's metatile).
 
 Machine load: before each timing the bench waits (up to 10 min) while a pytest or another
 bench (any bench/*.py but this one) runs, and it reports how much CPU other processes used during each timing (from
@@ -656,8 +657,9 @@ def through_server(gp: str, tiles: list, work: Path) -> dict:
             if binary != mapfile.MAPSERV and not pool.start():
                 out["mapserv"]["warm"] = "another render pool serves this tiles directory"
                 break
-            for label, meta in (("256 px, no buffer", 0), ("416 px (1×1 + 80 px: internal layers)", 1),
-                                ("1184 px (4×4 + 80 px: public layers)", 4)):
+            for label, meta in (("256 px, no buffer (a raster layer's tile)", 0),
+                                ("416 px (1×1 + 80 px: an internal vector layer's)", 1),
+                                ("1184 px (4×4 + 80 px: a public vector layer's metatile)", 4)):
                 wait_for_quiet_cpu()
                 try:
                     if binary != mapfile.MAPSERV:
