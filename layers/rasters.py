@@ -36,7 +36,7 @@ def sample(version: RasterVersion, lon: np.ndarray, lat: np.ndarray) -> list[flo
         inverse = ~ds.transform
         nodata = ds.nodata
         for px, py in zip(np.atleast_1d(x), np.atleast_1d(y)):
-            col, row = inverse * (px, py)
+            col, row = inverse @ (px, py)
             col, row = col - 0.5, row - 0.5  # from cell corners to cell centres
             c0, r0 = int(np.floor(col)), int(np.floor(row))
             if not (-0.5 <= col <= ds.width - 0.5 and -0.5 <= row <= ds.height - 0.5):
