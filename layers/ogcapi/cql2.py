@@ -165,18 +165,17 @@ class Compiler:
     def _Exclude(self, node):
         return sql.SQL("false")
 
-    def _compare(op):
+    def _binary(op):  # comparisons and arithmetic: `(lhs op rhs)`, op from this fixed list only
         def method(self, node):
             return sql.SQL("({} " + op + " {})").format(self._value(node.lhs), self._value(node.rhs))
         return method
 
-    _Equal = _compare("=")
-    _NotEqual = _compare("<>")
-    _LessThan = _compare("<")
-    _LessEqual = _compare("<=")
-    _GreaterThan = _compare(">")
-    _GreaterEqual = _compare(">=")
-    del _compare
+    _Equal = _binary("=")
+    _NotEqual = _binary("<>")
+    _LessThan = _binary("<")
+    _LessEqual = _binary("<=")
+    _GreaterThan = _binary(">")
+    _GreaterEqual = _binary(">=")
 
     def _Between(self, node):
         expr = sql.SQL("({} BETWEEN {} AND {})").format(self._value(node.lhs), self._value(node.low), self._value(node.high))
@@ -195,16 +194,11 @@ class Compiler:
         return sql.SQL("({} IS {}NULL)").format(self._value(node.lhs), sql.SQL("NOT " if node.not_ else ""))
 
     # arithmetic ---------------------------------------------------------------------------
-    def _arith(op):
-        def method(self, node):
-            return sql.SQL("({} " + op + " {})").format(self._value(node.lhs), self._value(node.rhs))
-        return method
-
-    _Add = _arith("+")
-    _Sub = _arith("-")
-    _Mul = _arith("*")
-    _Div = _arith("/")
-    del _arith
+    _Add = _binary("+")
+    _Sub = _binary("-")
+    _Mul = _binary("*")
+    _Div = _binary("/")
+    del _binary
 
     def _Function(self, node):
         if node.name.lower() in {"lower", "casei"} and len(node.arguments) == 1:
