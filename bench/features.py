@@ -125,6 +125,45 @@ def wait_for_quiet_cpu() -> None:
         log(f"  warning: still busy after {QUIET_MAX} s; timing anyway")
 
 
+class Watch:
+    """Whether a pytest or another benchmark ran during a timing (looked for every 2 s, and once
+    more at the end): `with Watch() as w: …; w.seen`."""
+
+    def __enter__(self):
+        self.seen, self._done = False, threading.Event()
+
+        def run():
+            while not self._done.wait(2.0):
+                if busy():
+                    self.seen = True
+                    return
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.seen = self.seen or busy()
+        return False
+
+
+def django_dsn() -> dict:
+    """Django set up on the platform's settings; the libpq parameters (over TCP) of its database
+    for the servers under test."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    db = connection.settings_dict
+    password_file = Path(os.environ.get("GEOPLATFORM_DATA_DIR", ROOT / ".data")) / "db-password"
+    return {"host": "127.0.0.1", "port": int(db.get("PORT") or 55432), "dbname": db["NAME"], "user": db["USER"],
+            "password": db.get("PASSWORD") or password_file.read_text().strip()}
+
+
 # ---------------------------------------------------------------------------- setup: layers
 
 def ingest_module():
@@ -654,29 +693,18 @@ def timed(server: Server, urls: list[str], args) -> dict:
     for _attempt in range(1 + args.retries):
         wait_for_quiet_cpu()
         load(server, urls, args.clients, args.warmup, offset=len(urls) // 2)
-        seen, done = [], threading.Event()
-
-        def watch():
-            while not done.wait(2.0):
-                if busy():
-                    seen.append(True)
-                    return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        app0 = cpu_by_pid(server.pids())
-        me0, m0 = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
-        r = load(server, urls, args.clients, args.duration)
-        me1, m1 = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
-        r["machine"] = (m1[0] - m0[0]) / max(m1[1] - m0[1], 1)
-        r["app_cpu"] = cpu_delta(app0, cpu_by_pid(server.pids()))
-        r["client_cpu"] = (me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)
-        # Everything else the machine did meanwhile: PostgreSQL (with its parallel workers) when
-        # nothing else runs.
-        r["other_cpu"] = (m1[0] - m0[0]) / os.sysconf("SC_CLK_TCK") - r["app_cpu"] - r["client_cpu"]
-        done.set()
-        watcher.join()
-        r["busy"] = bool(seen) or busy()
+        with Watch() as watch:
+            app0 = cpu_by_pid(server.pids())
+            me0, m0 = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
+            r = load(server, urls, args.clients, args.duration)
+            me1, m1 = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
+            r["machine"] = (m1[0] - m0[0]) / max(m1[1] - m0[1], 1)
+            r["app_cpu"] = cpu_delta(app0, cpu_by_pid(server.pids()))
+            r["client_cpu"] = (me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)
+            # Everything else the machine did meanwhile: PostgreSQL (with its parallel workers) when
+            # nothing else runs.
+            r["other_cpu"] = (m1[0] - m0[0]) / os.sysconf("SC_CLK_TCK") - r["app_cpu"] - r["client_cpu"]
+        r["busy"] = watch.seen
         runs.append(r)
         if not r["busy"]:
             return r
@@ -833,17 +861,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
+    dsn = django_dsn()
     from pyproj import Transformer
-
-    db = connection.settings_dict
-    password_file = Path(os.environ.get("GEOPLATFORM_DATA_DIR", ROOT / ".data")) / "db-password"
-    dsn = {"host": "127.0.0.1", "port": int(db.get("PORT") or 55432), "dbname": db["NAME"], "user": db["USER"],
-           "password": db.get("PASSWORD") or password_file.read_text().strip()}
 
     out_dir = work_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from collections import defaultdict
@@ -500,21 +499,11 @@ def main() -> int:
             for rnd in range(args.rounds):
                 for attempt in range(1 + args.retries):
                     F.wait_for_quiet_cpu()
-                    seen, done = [], threading.Event()
-
-                    def watch():
-                        while not done.wait(2.0):
-                            if F.busy():
-                                seen.append(True)
-                                return
-
-                    watcher = threading.Thread(target=watch, daemon=True)
-                    watcher.start()
                     t0 = time.perf_counter()
-                    got = round_(rnd)
-                    done.set()
-                    watcher.join()
-                    if not (seen or F.busy()) or attempt == args.retries:
+                    with F.Watch() as watch:
+                        got = round_(rnd)
+                    seen = watch.seen
+                    if not seen or attempt == args.retries:
                         break
                     log(f"  ({name} round {rnd + 1}: a pytest or another benchmark ran meanwhile: repeated)")
                 if seen:

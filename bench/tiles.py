@@ -355,35 +355,24 @@ def timed_passes(server, paths: list[str], args, before_pass=lambda: None) -> di
         F.wait_for_quiet_cpu()
         before_pass()
         one_pass(server.port, shuffled(paths, SEED + 1), args.clients)  # warm-up pass
-        seen, done = [], threading.Event()
-
-        def watch():
-            while not done.wait(2.0):
-                if F.busy():
-                    seen.append(True)
-                    return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        app_cpu = 0.0
-        me0, m0 = resource.getrusage(resource.RUSAGE_SELF), F.machine_cpu()
-        elapsed, latencies, errors, size, passes = 0.0, [], Counter(), 0, 0
-        by_zoom = defaultdict(list)
-        while elapsed < args.duration or passes < 2:
-            before_pass()  # not timed: emptying our cache
-            app0 = F.cpu_by_pid(server.pids())
-            r = one_pass(server.port, shuffled(paths, SEED + 2 + passes), args.clients)
-            app_cpu += F.cpu_delta(app0, F.cpu_by_pid(server.pids()))
-            elapsed += r["elapsed"]
-            latencies += r["latencies"]
-            for path, d in zip(r["paths"], r["latencies"]):
-                by_zoom[zoom_of(path)].append(d)
-            errors += r["errors"]
-            size += r["bytes"]
-            passes += 1
-        me1, m1 = resource.getrusage(resource.RUSAGE_SELF), F.machine_cpu()
-        done.set()
-        watcher.join()
+        with F.Watch() as watch:
+            app_cpu = 0.0
+            me0, m0 = resource.getrusage(resource.RUSAGE_SELF), F.machine_cpu()
+            elapsed, latencies, errors, size, passes = 0.0, [], Counter(), 0, 0
+            by_zoom = defaultdict(list)
+            while elapsed < args.duration or passes < 2:
+                before_pass()  # not timed: emptying our cache
+                app0 = F.cpu_by_pid(server.pids())
+                r = one_pass(server.port, shuffled(paths, SEED + 2 + passes), args.clients)
+                app_cpu += F.cpu_delta(app0, F.cpu_by_pid(server.pids()))
+                elapsed += r["elapsed"]
+                latencies += r["latencies"]
+                for path, d in zip(r["paths"], r["latencies"]):
+                    by_zoom[zoom_of(path)].append(d)
+                errors += r["errors"]
+                size += r["bytes"]
+                passes += 1
+            me1, m1 = resource.getrusage(resource.RUSAGE_SELF), F.machine_cpu()
         latencies.sort()
         client_cpu = (me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)
         res = {"n": len(latencies), "passes": passes, "elapsed": elapsed, "rps": len(latencies) / elapsed,
@@ -392,7 +381,7 @@ def timed_passes(server, paths: list[str], args, before_pass=lambda: None) -> di
                "app_cpu": app_cpu, "client_cpu": client_cpu,
                "machine": (m1[0] - m0[0]) / max(m1[1] - m0[1], 1),
                "other_cpu": (m1[0] - m0[0]) / os.sysconf("SC_CLK_TCK") - app_cpu - client_cpu,
-               "busy": bool(seen) or F.busy(),
+               "busy": watch.seen,
                "zoom_p50": {z: F.percentile(sorted(v), 50) for z, v in sorted(by_zoom.items())}}
         runs.append(res)
         if not res["busy"]:
@@ -683,18 +672,8 @@ def main() -> int:
     atexit.register(F.stop_all)
     signal.signal(signal.SIGTERM, F.on_signal)
     signal.signal(signal.SIGHUP, F.on_signal)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "geoplatform.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
-
+    dsn = F.django_dsn()
     from layers.models import Layer
-
-    db = connection.settings_dict
-    password_file = Path(os.environ.get("GEOPLATFORM_DATA_DIR", ROOT / ".data")) / "db-password"
-    dsn = {"host": "127.0.0.1", "port": int(db.get("PORT") or 55432), "dbname": db["NAME"], "user": db["USER"],
-           "password": db.get("PASSWORD") or password_file.read_text().strip()}
     out_dir = tiles_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc)
