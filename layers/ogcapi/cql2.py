@@ -165,17 +165,17 @@ class Compiler:
     def _Exclude(self, node):
         return sql.SQL("false")
 
-    def _binary(op):  # comparisons and arithmetic: `(lhs op rhs)`, op from this fixed list only
+    def _binary(template):  # `template` (from the fixed lists below, never user text) of lhs, rhs
         def method(self, node):
-            return sql.SQL("({} " + op + " {})").format(self._value(node.lhs), self._value(node.rhs))
+            return sql.SQL(template).format(self._value(node.lhs), self._value(node.rhs))
         return method
 
-    _Equal = _binary("=")
-    _NotEqual = _binary("<>")
-    _LessThan = _binary("<")
-    _LessEqual = _binary("<=")
-    _GreaterThan = _binary(">")
-    _GreaterEqual = _binary(">=")
+    _Equal = _binary("({} = {})")
+    _NotEqual = _binary("({} <> {})")
+    _LessThan = _binary("({} < {})")
+    _LessEqual = _binary("({} <= {})")
+    _GreaterThan = _binary("({} > {})")
+    _GreaterEqual = _binary("({} >= {})")
 
     def _Between(self, node):
         expr = sql.SQL("({} BETWEEN {} AND {})").format(self._value(node.lhs), self._value(node.low), self._value(node.high))
@@ -194,11 +194,10 @@ class Compiler:
         return sql.SQL("({} IS {}NULL)").format(self._value(node.lhs), sql.SQL("NOT " if node.not_ else ""))
 
     # arithmetic ---------------------------------------------------------------------------
-    _Add = _binary("+")
-    _Sub = _binary("-")
-    _Mul = _binary("*")
-    _Div = _binary("/")
-    del _binary
+    _Add = _binary("({} + {})")
+    _Sub = _binary("({} - {})")
+    _Mul = _binary("({} * {})")
+    _Div = _binary("(({})::numeric / {})")  # CQL2's `/` divides; PostgreSQL's truncates integers
 
     def _Function(self, node):
         if node.name.lower() in {"lower", "casei"} and len(node.arguments) == 1:
@@ -206,20 +205,15 @@ class Compiler:
         raise InvalidInput(f"filter: function {node.name!r} is not supported")
 
     # space --------------------------------------------------------------------------------
-    def _spatial(function):
-        def method(self, node):
-            return sql.SQL(function + "({}, {})").format(self._value(node.lhs), self._value(node.rhs))
-        return method
-
-    _GeometryIntersects = _spatial("ST_Intersects")
-    _GeometryDisjoint = _spatial("ST_Disjoint")
-    _GeometryContains = _spatial("ST_Contains")
-    _GeometryWithin = _spatial("ST_Within")
-    _GeometryTouches = _spatial("ST_Touches")
-    _GeometryCrosses = _spatial("ST_Crosses")
-    _GeometryOverlaps = _spatial("ST_Overlaps")
-    _GeometryEquals = _spatial("ST_Equals")
-    del _spatial
+    _GeometryIntersects = _binary("ST_Intersects({}, {})")
+    _GeometryDisjoint = _binary("ST_Disjoint({}, {})")
+    _GeometryContains = _binary("ST_Contains({}, {})")
+    _GeometryWithin = _binary("ST_Within({}, {})")
+    _GeometryTouches = _binary("ST_Touches({}, {})")
+    _GeometryCrosses = _binary("ST_Crosses({}, {})")
+    _GeometryOverlaps = _binary("ST_Overlaps({}, {})")
+    _GeometryEquals = _binary("ST_Equals({}, {})")
+    del _binary
 
     def _BBox(self, node):
         return self._GeometryIntersects(

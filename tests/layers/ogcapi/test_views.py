@@ -86,6 +86,20 @@ def test_cql2_text_and_json_filters(client):
     assert [f["properties"]["name"] for f in data["features"]] == ["Korla"]
 
 
+@pytest.mark.parametrize("expression, expected", [
+    ("population * 2 - 100000 > 258000 AND population < 200000", {"Korla"}),  # 179,465 × 2 − 100,000 = 258,930
+    ("population / 1000 + 1 >= 180.4 AND population < 200000", {"Korla"}),  # 180.465: not integer division
+    ("population * 2 - 100000 > 258931", {"Wuhai"}),
+    ("S_INTERSECTS(geom, POLYGON((85 41, 87 41, 87 42, 85 42, 85 41))) AND population >= 179465", {"Korla"}),
+    ("S_WITHIN(geom, POLYGON((86 41.5, 86.5 41.5, 86.5 42, 86 42, 86 41.5))) AND population > 0",
+     {"Korla", "Sishilichengzi"}),
+    ("S_DISJOINT(geom, POLYGON((80 30, 120 30, 120 50, 80 50, 80 30)))", set()),
+])
+def test_cql2_arithmetic_and_spatial_predicates(client, expression, expected):
+    data = client.get("/ogcapi/collections/places/items", {"filter": expression, "limit": 100}).json()
+    assert {f["properties"]["name"] for f in data["features"]} == expected, data
+
+
 def test_s_dwithin_uses_metres_on_the_ellipsoid(client):
     # Korla's GeoNames point is ~3 km from this point; Yanqi's ~50 km.
     near = client.get("/ogcapi/collections/places/items", {"filter": "S_DWITHIN(geom, POINT(86.15 41.76), 20, kilometers)"}).json()
