@@ -655,7 +655,7 @@ def through_server(gp: str, tiles: list, work: Path) -> dict:
     try:
         for way, binary in ways:
             if binary != mapfile.MAPSERV and not pool.start():
-                out["mapserv"]["warm"] = "another render pool serves this tiles directory"
+                out["mapserv"]["warm"] = "no render pool: another serves this tiles directory (or DATA_DIR is too long a path)"
                 break
             for label, meta in (("256 px, no buffer (a raster layer's tile)", 0),
                                 ("416 px (1×1 + 80 px: an internal vector layer's)", 1),

@@ -426,7 +426,7 @@ def main() -> int:
         if renderpool.available():
             pool = renderpool.RenderPool(p, msfile.MAPSERV, 2)
             if not pool.start():
-                raise RuntimeError(f"another render pool serves {p.root}")
+                raise RuntimeError(f"no render pool for {p.root}: another serves it (or DATA_DIR is too long a path)")
         else:
             log(f"render pool: not measured ({renderpool.CGI_FCGI} missing: scripts/system-deps.sh)")
         if WarmMapserv.available():

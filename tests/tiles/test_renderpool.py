@@ -91,6 +91,7 @@ def test_cold_mapserv_when_the_pool_left_its_socket_behind(client, tiles):
     others = warm_connections()
     expected = render(client)
     path = renderpool.socket_path(paths())
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(path))  # a socket file nobody listens on: what a killed pool leaves
     stale.close()
@@ -113,9 +114,15 @@ def test_wrapper_is_what_mapproxy_runs(tiles):
     assert str(renderpool.socket_path(p)) in text and mapfile.MAPSERV in text
 
 
-def test_long_tiles_directories_get_a_short_socket(tmp_path):
+def test_the_socket_is_machine_local_and_keyed_on_the_tiles_directory(settings, tmp_path):
     from tiles.mapproxy.paths import Paths
 
-    deep = Paths(tmp_path / ("d" * 120))
-    path = renderpool.socket_path(deep)
-    assert len(str(path)) <= 100 and path != renderpool.socket_path(Paths(tmp_path / ("e" * 120)))
+    settings.DATA_DIR = tmp_path / "data"
+    shared = Paths(tmp_path / "nfs" / "tiles")  # TILES_DIR may be storage several servers share
+    path = renderpool.socket_path(shared)
+    assert path.parent == (tmp_path / "data" / "mapserv").resolve() and shared.root not in path.parents
+    assert path != renderpool.socket_path(Paths(tmp_path / "nfs" / "other"))
+    settings.DATA_DIR = tmp_path / ("d" * 120)  # too long for a socket address: no pool, cold mapserv
+    assert renderpool.socket_path(shared) is None
+    assert "cgi-fcgi" not in renderpool.wrapper(shared, mapfile.MAPSERV)
+    assert renderpool.RenderPool(shared, mapfile.MAPSERV).socket is None
