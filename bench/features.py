@@ -398,6 +398,19 @@ def stop_all() -> None:
             print(f"warning: stopping {server.name}: {exc}", file=sys.stderr)
 
 
+def run(main) -> None:
+    """A bench script's entry point: exit with main()'s status; an expected failure is one line
+    on stderr, not a traceback; every Server started is stopped."""
+    try:
+        code = main()
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        stop_all()
+    sys.exit(code)
+
+
 def on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
@@ -1009,11 +1022,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        stop_all()
-    sys.exit(code)
+    run(main)

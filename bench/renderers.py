@@ -585,9 +585,4 @@ def ensure_mapnik_venv() -> Path:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    sys.exit(code)
+    F.run(main)

@@ -735,11 +735,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        F.stop_all()
-    sys.exit(code)
+    F.run(main)
